@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Venice account portal"
+
+    def ready(self):
+        # Keeps the role groups in step with the table in roles.py whenever it changes.
+        post_migrate.connect(_sync_roles_after_migrate, sender=self)
+
+
+def _sync_roles_after_migrate(sender, apps, **kwargs):
+    from accounts.roles import sync_role_groups
+
+    sync_role_groups(apps)

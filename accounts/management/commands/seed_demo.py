@@ -1,0 +1,48 @@
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from accounts.management.commands.assign_role import assign_role
+from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+
+DEMO_USERS = (
+    ("admin", "Ada", ADMINISTRATOR),
+    ("keymanager", "Kim", KEY_MANAGER),
+    ("finance", "Fran", FINANCE),
+    ("auditor", "Aud", AUDITOR),
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Create one demo user per role. New users get a generated password, printed once "
+        "(or DEMO_PASSWORD when set); existing users keep theirs unless --reset-passwords."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="Give existing demo users new passwords too.",
+        )
+
+    def handle(self, *args, reset_passwords=False, **options):
+        User = get_user_model()
+        fixed_password = os.environ.get("DEMO_PASSWORD", "")
+        self.stdout.write("Demo logins (http://127.0.0.1:8000/accounts/login/):")
+        for username, first_name, role in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first_name}
+            )
+            assign_role(user, role)
+            if created or reset_passwords or fixed_password:
+                password = fixed_password or secrets.token_urlsafe(12)
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                shown = password
+            else:
+                shown = "(unchanged; run seed_demo --reset-passwords for a new one)"
+            self.stdout.write(f"  {role:<14} {username:<11} {shown}")
+        self.stdout.write(f"{len(DEMO_USERS)} demo users ready.")

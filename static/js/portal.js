@@ -1,0 +1,18 @@
+// Small, CSP-friendly behaviours: no inline script anywhere in the portal.
+(function () {
+  "use strict";
+
+  // <button data-copy-target="#id"> copies that element's text to the clipboard.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy-target"));
+    if (!source) return;
+    var text = source.value !== undefined ? source.value : source.textContent;
+    navigator.clipboard.writeText(text.trim()).then(function () {
+      var original = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = original; }, 2000);
+    });
+  });
+})();

@@ -1,0 +1,34 @@
+import pytest
+
+from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", role=ADMINISTRATOR)
+
+
+@pytest.fixture
+def key_manager(db):
+    return UserFactory(username="kim", role=KEY_MANAGER)
+
+
+@pytest.fixture
+def finance_user(db):
+    return UserFactory(username="fran", role=FINANCE)
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="aud", role=AUDITOR)
+
+
+@pytest.fixture
+def user_with_role(db):
+    """Make a user holding the given role (None for a user with no role)."""
+
+    def make(role):
+        return UserFactory(username=f"as-{(role or 'none').lower().replace(' ', '-')}", role=role)
+
+    return make

@@ -1,0 +1,53 @@
+"""Every route in the URL map, for anonymous users and each role, as DESIGN.md's table says.
+
+Later features add their routes to ROUTES; a route missing here is a route nobody checked.
+"""
+
+import pytest
+from django.urls import reverse
+
+from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+
+ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
+
+# (url name, args, roles that get 200; every other role gets 403, anonymous gets login)
+ROUTES = [
+    ("dashboard", (), ALL),
+]
+
+
+def _cases():
+    for url_name, args, allowed in ROUTES:
+        for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
+            expected = 200 if role in allowed else 403
+            yield pytest.param(url_name, args, role, expected, id=f"{url_name}-{role}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url_name", "args", "role", "expected"), list(_cases()))
+def test_role_may_open_route_only_as_design_says(
+    client, user_with_role, url_name, args, role, expected
+):
+    client.force_login(user_with_role(role))
+    response = client.get(reverse(url_name, args=args))
+    assert response.status_code == expected
+    if expected == 403:
+        assert b"have access to this" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES)
+def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
+    url = reverse(url_name, args=args)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.django_db
+def test_htmx_refusal_is_a_fragment(client, user_with_role):
+    client.force_login(user_with_role(None))
+    response = client.get(reverse("dashboard"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 403
+    assert b"have access to this" in response.content
+    assert b"<html" not in response.content
