@@ -1,0 +1,250 @@
+"""Typed values the Venice client returns: never raw JSON.
+
+Datetimes are timezone-aware (UTC), money is Decimal, enums are enums. Names keep the original
+SDK design (`APIKey`, `UsageInfo`, `ModelUsage`, `RateLimits`, `RateLimitLog`); fields follow
+the real API in spec/venice-account-api.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class APIKeyType(StrEnum):
+    INFERENCE = "INFERENCE"
+    ADMIN = "ADMIN"
+
+
+class LimitPeriod(StrEnum):
+    EPOCH = "EPOCH"  # resets every UTC day
+    MONTH = "MONTH"  # resets on the 1st of each UTC month
+    LIFETIME = "LIFETIME"  # never resets
+
+
+class ModelPrivacy(StrEnum):
+    ALL = "ALL"
+    PRIVATE_TEXT = "PRIVATE_TEXT"
+    PRIVATE_ONLY = "PRIVATE_ONLY"
+
+
+class Currency(StrEnum):
+    USD = "USD"
+    DIEM = "DIEM"
+    BUNDLED_CREDITS = "BUNDLED_CREDITS"
+    VCU = "VCU"  # deprecated; only ever seen as a balance's consumption currency
+
+
+class RateLimitType(StrEnum):
+    RPD = "RPD"
+    RPM = "RPM"
+    TPM = "TPM"
+    FAILED_REQUESTS = "FAILED_REQUESTS"
+    UNSUPPORTED_FEATURE_REQUESTS = "UNSUPPORTED_FEATURE_REQUESTS"
+
+
+@dataclass(frozen=True)
+class ConsumptionLimits:
+    """A key's spending caps per limit period; None means no cap in that currency."""
+
+    usd: Decimal | None = None
+    diem: Decimal | None = None
+
+    @property
+    def is_unlimited(self) -> bool:
+        return self.usd is None and self.diem is None
+
+
+@dataclass(frozen=True)
+class UsageAmounts:
+    usd: Decimal
+    diem: Decimal
+
+
+@dataclass(frozen=True)
+class APIKey:
+    id: str
+    description: str
+    api_key_type: APIKeyType
+    last6: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    consumption_limits: ConsumptionLimits
+    limit_period: LimitPeriod
+    model_privacy: ModelPrivacy
+    trailing_seven_days: UsageAmounts | None = None
+    # Present only for keys with consumption limits (the API omits it otherwise).
+    current_period_usage: UsageAmounts | None = None
+    # The one-time secret, set only on the key `create` returns. Never stored, logged or
+    # repr'd: it is shown to the user once and then dropped.
+    secret: str | None = field(default=None, repr=False, compare=False)
+
+    # The original SDK called the description "name".
+    @property
+    def name(self) -> str:
+        return self.description
+
+    @property
+    def is_admin(self) -> bool:
+        return self.api_key_type == APIKeyType.ADMIN
+
+    @property
+    def permissions(self) -> list[str]:
+        """The SDK's view of the type: ["admin"] for ADMIN keys, ["inference"] otherwise."""
+        return ["admin"] if self.is_admin else ["inference"]
+
+
+@dataclass(frozen=True)
+class Balance:
+    """GET /billing/balance."""
+
+    can_consume: bool
+    consumption_currency: Currency | None
+    usd: Decimal | None  # None when not available
+    diem: Decimal | None  # remaining DIEM this epoch; None when not staking
+    diem_epoch_allocation: Decimal
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    date: date
+    usd: Decimal
+    diem: Decimal
+
+
+@dataclass(frozen=True)
+class UsageBreakdown:
+    type: str  # "Input", "Output", "Cache Read", ...
+    usd: Decimal
+    diem: Decimal
+    units: Decimal
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    model_name: str
+    unit_type: str
+    model_type: str | None
+    total_usd: Decimal
+    total_diem: Decimal
+    total_units: Decimal
+    breakdown: tuple[UsageBreakdown, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    api_key_id: str | None  # None for usage from the web app
+    description: str
+    total_usd: Decimal
+    total_diem: Decimal
+    total_units: Decimal
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    """One day of a chart series: {series name: amount} (top 8 models or keys)."""
+
+    date: date
+    values: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class UsageAnalytics:
+    """GET /billing/usage-analytics."""
+
+    lookback: str
+    by_date: tuple[DailyUsage, ...]
+    by_model: tuple[ModelUsage, ...]
+    by_model_daily: tuple[DailySeries, ...]
+    top_models: tuple[str, ...]
+    by_key: tuple[KeyUsage, ...]
+    by_key_daily: tuple[DailySeries, ...]
+    top_key_names: tuple[str, ...]
+
+    @property
+    def total_usd(self) -> Decimal:
+        return sum((day.usd for day in self.by_date), Decimal(0))
+
+    @property
+    def total_diem(self) -> Decimal:
+        return sum((day.diem for day in self.by_date), Decimal(0))
+
+
+@dataclass(frozen=True)
+class UsageInfo:
+    """The original SDK's usage summary, built from balance and analytics (never /billing/usage)."""
+
+    lookback: str
+    usd_used: Decimal
+    diem_used: Decimal
+    usd_balance: Decimal | None
+    diem_balance: Decimal | None
+    diem_epoch_allocation: Decimal
+
+
+@dataclass(frozen=True)
+class UsageEntry:
+    """One ledger line of GET /billing/usage-history."""
+
+    timestamp: datetime
+    sku: str
+    notes: str
+    units: Decimal
+    price_per_unit_usd: Decimal
+    amount: Decimal
+    currency: Currency
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    inference_execution_ms: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UsagePage:
+    entries: tuple[UsageEntry, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CSVPage:
+    text: str  # one page of CSV, header line included
+    filename: str | None  # from Content-Disposition
+    next_cursor: str | None  # from x-next-cursor
+
+
+@dataclass(frozen=True)
+class ModelRateLimit:
+    model_id: str
+    limits: dict[str, Decimal]  # {"RPM": 100, "RPD": 10000, "TPM": 200000, ...}
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """GET /api_keys/rate_limits: the calling key's tier, balances and per-model limits.
+
+    The original SDK estimated hourly limits from daily ones; the real API reports per-minute
+    and per-day limits, and this type reports exactly those.
+    """
+
+    access_permitted: bool
+    tier_id: str
+    tier_is_charged: bool
+    balance_usd: Decimal | None
+    balance_diem: Decimal | None
+    key_expiration: datetime | None
+    next_epoch_begins: datetime | None
+    models: tuple[ModelRateLimit, ...]
+
+
+@dataclass(frozen=True)
+class RateLimitLog:
+    """One entry of GET /api_keys/rate_limits/log (the last 50 violations)."""
+
+    api_key_id: str
+    model_id: str
+    rate_limit_tier: str
+    rate_limit_type: RateLimitType
+    timestamp: datetime
