@@ -3,6 +3,16 @@ import pytest
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from tests.factories import UserFactory
 
+# Each area keeps its fixtures in its own module.
+pytest_plugins = [
+    "tests.fixtures.sandbox",
+    "tests.fixtures.venice",
+    "tests.fixtures.audit",
+    "tests.fixtures.keys",
+    "tests.fixtures.billing",
+    "tests.fixtures.browser",
+]
+
 
 @pytest.fixture
 def admin_user(db):
