@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 
@@ -11,7 +12,8 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
 
 
-def _sync_roles_after_migrate(sender, apps, **kwargs):
+def _sync_roles_after_migrate(sender, apps=global_apps, **kwargs):
+    # `flush` (as run after every transactional test) sends post_migrate without `apps`.
     from accounts.roles import sync_role_groups
 
     sync_role_groups(apps)
