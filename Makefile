@@ -35,6 +35,10 @@ pytest: install
 
 test: lint pytest
 
+# Production settings unless DJANGO_DEBUG says otherwise: needs DJANGO_SECRET_KEY (docs/deploy.md).
+serve: export DJANGO_DEBUG ?= 0
+serve: export HOST := $(HOST)
+serve: export PORT := $(PORT)
 serve: install var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput
