@@ -50,3 +50,15 @@ access_log_format = (
 # ($HOME/.gunicorn/gunicorn.ctl), which two instances on one machine (a test beside
 # `make serve`) would fight over; nothing here uses it.
 control_socket_disable = True
+
+
+def when_ready(server):
+    # The Venice client's response cache and circuit breaker live in Django's cache; the
+    # local-memory one is per process, so several workers without Redis disagree (a key list
+    # cached by one worker outlives a change made through another).
+    if workers > 1 and not os.environ.get("REDIS_URL"):
+        server.log.warning(
+            "%d workers without REDIS_URL: each keeps its own Venice cache and breaker state. "
+            "Set REDIS_URL, or WEB_CONCURRENCY=1 (see docs/deploy.md).",
+            workers,
+        )

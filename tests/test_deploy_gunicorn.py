@@ -52,7 +52,7 @@ def gunicorn(tmp_path_factory):
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "VENICE_", "WEB_CONCURRENCY", "GUNICORN_"))
+        if not key.startswith(("DJANGO_", "VENICE_", "WEB_CONCURRENCY", "GUNICORN_", "REDIS_"))
     }
     env.update(
         DJANGO_DEBUG="0",
@@ -156,6 +156,10 @@ def test_the_worker_count_comes_from_web_concurrency(gunicorn):
 
     assert "Using worker: gthread" in log
     assert len(re.findall(r"Booting worker with pid", log)) == 2
+
+
+def test_several_workers_without_redis_are_warned_about(gunicorn):
+    assert "2 workers without REDIS_URL" in gunicorn.log_text()
 
 
 def _wait_for_log_line(server: Server, needle: str, limit: float = 10) -> str:
