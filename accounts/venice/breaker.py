@@ -179,8 +179,13 @@ class CircuitBreaker:
             self.cache.set(self._open_key, open_until, timeout=None)
             self.cache.set(self._failures_key, 0, timeout=self.cooldown * 20)
             self.cache.delete(self._trial_key)
-            logger.warning(
-                "Venice failed %s time(s) in a row: circuit open for %.0f s",
-                failures,
-                self.cooldown,
-            )
+            if ticket.trial:
+                logger.warning(
+                    "Venice failed the trial call: circuit open for %.0f s", self.cooldown
+                )
+            else:
+                logger.warning(
+                    "Venice failed %s times in a row: circuit open for %.0f s",
+                    failures,
+                    self.cooldown,
+                )
