@@ -16,10 +16,7 @@ from accounts.sandbox.core import (
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def frozen(sandbox):
-    sandbox.clock.set(NOW)
-    return sandbox
+pytestmark = pytest.mark.sandbox_at(NOW)
 
 
 def create(session, url, **fields):
@@ -120,9 +117,7 @@ def test_unknown_fields_are_refused_as_the_spec_forbids_them(sandbox_session, sa
         ("", None),
     ],
 )
-def test_expiry_in_each_format_the_spec_allows(
-    frozen, sandbox_session, sandbox_url, expires_at, stored
-):
+def test_expiry_in_each_format_the_spec_allows(sandbox_session, sandbox_url, expires_at, stored):
     response = create(sandbox_session, sandbox_url, expiresAt=expires_at)
 
     assert response.status_code == 200
@@ -132,7 +127,7 @@ def test_expiry_in_each_format_the_spec_allows(
 @pytest.mark.parametrize(
     "expires_at", ["2026-11-25", "2026-11-25T11:59:59Z", "2020-01-01T00:00:00.000Z"]
 )
-def test_expiry_must_be_in_the_future(frozen, sandbox_session, sandbox_url, expires_at):
+def test_expiry_must_be_in_the_future(sandbox_session, sandbox_url, expires_at):
     response = create(sandbox_session, sandbox_url, expiresAt=expires_at)
 
     assert response.status_code == 400
@@ -142,7 +137,7 @@ def test_expiry_must_be_in_the_future(frozen, sandbox_session, sandbox_url, expi
 @pytest.mark.parametrize(
     "expires_at", ["tomorrow", "2026-12-01 08:30:00", "2026-12-01T08:30:00+00:00", "2026-02-30"]
 )
-def test_expiry_in_other_formats_is_refused(frozen, sandbox_session, sandbox_url, expires_at):
+def test_expiry_in_other_formats_is_refused(sandbox_session, sandbox_url, expires_at):
     response = create(sandbox_session, sandbox_url, expiresAt=expires_at)
 
     assert response.status_code == 400
@@ -160,7 +155,7 @@ def test_post_refuses_a_null_expiry_but_patch_accepts_it(sandbox_session, sandbo
     assert response.status_code == 200
 
 
-def test_the_501st_active_key_is_refused(frozen, sandbox_session, sandbox_url, sandbox):
+def test_the_501st_active_key_is_refused(sandbox_session, sandbox_url, sandbox):
     active = len(sandbox.key_ids(include_expired=False))
     for number in range(active, MAX_ACTIVE_KEYS):
         if number % 20 == 0:
@@ -175,7 +170,7 @@ def test_the_501st_active_key_is_refused(frozen, sandbox_session, sandbox_url, s
     assert response.json()["error"] == TOO_MANY_KEYS
 
 
-def test_expired_keys_do_not_count_towards_the_500(frozen, sandbox_session, sandbox_url, sandbox):
+def test_expired_keys_do_not_count_towards_the_500(sandbox_session, sandbox_url, sandbox):
     for number in range(len(sandbox.key_ids(include_expired=False)), MAX_ACTIVE_KEYS):
         if number % 20 == 0:
             sandbox.clock.advance(61)
@@ -185,9 +180,7 @@ def test_expired_keys_do_not_count_towards_the_500(frozen, sandbox_session, sand
     assert create(sandbox_session, sandbox_url).status_code == 200
 
 
-def test_the_21st_creation_in_a_minute_is_rate_limited(
-    frozen, sandbox_session, sandbox_url, sandbox
-):
+def test_the_21st_creation_in_a_minute_is_rate_limited(sandbox_session, sandbox_url, sandbox):
     for number in range(20):
         response = create(sandbox_session, sandbox_url, description=f"burst {number}")
         assert response.status_code == 200
@@ -206,7 +199,7 @@ def test_the_21st_creation_in_a_minute_is_rate_limited(
     assert create(sandbox_session, sandbox_url, description="after the reset").status_code == 200
 
 
-def test_other_calls_are_not_held_by_the_creation_limit(frozen, sandbox_session, sandbox_url):
+def test_other_calls_are_not_held_by_the_creation_limit(sandbox_session, sandbox_url):
     for number in range(21):
         create(sandbox_session, sandbox_url, description=f"burst {number}")
 
@@ -214,7 +207,7 @@ def test_other_calls_are_not_held_by_the_creation_limit(frozen, sandbox_session,
 
 
 def test_more_than_20_failed_requests_in_30_seconds_block_the_account(
-    frozen, sandbox_session, sandbox_url, sandbox
+    sandbox_session, sandbox_url, sandbox
 ):
     for _ in range(21):
         assert sandbox_session.get(sandbox_url("/api_keys/missing")).status_code == 404

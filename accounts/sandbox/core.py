@@ -274,9 +274,12 @@ class Sandbox:
         state_file: str | os.PathLike | None = "",
         clock: SandboxClock | None = None,
         admin_key: str | None = None,
+        now: datetime | None = None,
     ):
+        """A freshly seeded account. `now` freezes the clock there before seeding (tests);
+        otherwise the clock is real time and the account is seeded as of this moment."""
         self.seed = seed
-        self.clock = clock or SandboxClock()
+        self.clock = clock or SandboxClock(now)
         self.faults = Faults(seed)
         self.received: list[RecordedRequest] = []
         self.exchanges: list[Exchange] = []
