@@ -155,7 +155,7 @@ def workers(redis_url, sandbox, sandbox_over_http):
 
 
 def _key_list_requests(sandbox) -> int:
-    return sum(1 for x in sandbox.exchanges if x.method == "GET" and x.path == "/api_keys")
+    return sum(1 for r in sandbox.received if r.method == "GET" and r.path == "/api_keys")
 
 
 def test_a_change_through_one_process_refreshes_the_other_ones_cached_list(sandbox, workers):
@@ -182,10 +182,10 @@ def test_a_breaker_tripped_by_one_process_makes_the_other_fail_fast(sandbox, wor
     assert all(failure["request_sent"] for failure in failures)  # each one reached Venice
     assert b("breaker") == {"state": "open"}
 
-    reached_upstream = len(sandbox.exchanges)
+    reached_upstream = len(sandbox.received)
     refused = b("list")
 
     assert refused["error"] == "UpstreamUnavailableError"
     assert refused["message"] == OPEN_MESSAGE
     assert refused["request_sent"] is False
-    assert len(sandbox.exchanges) == reached_upstream  # B never called the upstream
+    assert len(sandbox.received) == reached_upstream  # B never called the upstream
