@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import hashlib
 import io
 import json
 import os
@@ -297,7 +298,9 @@ class Sandbox:
         self._by_secret: dict[str, str] = {}
         self._key_names: dict[str, str] = {}  # every key id ever seen -> last description
         self._cursor_secret = secrets.token_bytes(32)
-        self.ledger = Ledger(salt=secrets.token_bytes(16))
+        # Request ids follow from the seed (a seed always gives the same ledger); the cursor
+        # key is random per sandbox, so another sandbox's cursors never pass.
+        self.ledger = Ledger(salt=hashlib.sha256(f"venice-sandbox-{self.seed}".encode()).digest())
         self._seeded_ms = 0
         self._seeded_last_seq = 0
         self.usd_balance = 0.0
