@@ -39,6 +39,7 @@ from accounts.sandbox.responses import (
     ApiError,
     Exchange,
     Outcome,
+    RecentList,
     RecordedRequest,
     SandboxResponse,
     copy_query,
@@ -79,8 +80,8 @@ class Sandbox(KeyRoutes, BillingRoutes):
         self.seed = seed
         self.clock = clock or SandboxClock(now)
         self.faults = Faults(seed)
-        self.received: list[RecordedRequest] = []
-        self.exchanges: list[Exchange] = []
+        self.received: list[RecordedRequest] = RecentList()
+        self.exchanges: list[Exchange] = []  # only while record_exchanges is on (tests)
         self.record_exchanges = False
         self.block_failed_requests = True  # Venice's "> 20 failures in 30 s" rule
         self.state_file = str(state_file or "")
@@ -195,7 +196,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
         sandbox.seed = int(state["seed"])
         sandbox.clock = clock or SandboxClock()
         sandbox.faults = Faults(sandbox.seed)
-        sandbox.received = []
+        sandbox.received = RecentList()
         sandbox.exchanges = []
         sandbox.record_exchanges = False
         sandbox.block_failed_requests = True

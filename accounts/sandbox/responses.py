@@ -91,3 +91,17 @@ def money_text(value: float) -> str:
 
 def rounded(value: float) -> float:
     return round(value, 6)
+
+
+class RecentList(list):
+    """A list that keeps only its newest `limit` items, so a long-running demo sandbox does
+    not grow without bound. Otherwise a plain list: tests index, compare and clear it."""
+
+    def __init__(self, limit: int = 10_000):
+        super().__init__()
+        self.limit = limit
+
+    def append(self, item) -> None:
+        super().append(item)
+        if len(self) > self.limit:
+            del self[: len(self) - self.limit]
