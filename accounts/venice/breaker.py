@@ -170,6 +170,16 @@ class CircuitBreaker:
             self.cache.delete_many([self._open_key, self._trial_key])
             logger.info("Venice answered the trial call: circuit closed")
 
+    def release(self, ticket: Ticket) -> None:
+        """Neither success nor failure (the call broke on our side): give back the slot and
+        the trial, change nothing else."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        self._decr(ticket.slot)
+        if ticket.trial:
+            self.cache.delete(self._trial_key)
+
     def failed(self, ticket: Ticket) -> None:
         """The upstream failed (5xx, timeout, connection error): keep the slot, count it."""
         if ticket.settled:
