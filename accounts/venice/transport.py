@@ -371,6 +371,8 @@ class Transport:
             else:
                 if response.status_code >= 500:
                     self.breaker.failed(ticket)
+                elif response.status_code >= 400:
+                    self.breaker.refused(ticket)
                 else:
                     self.breaker.succeeded(ticket)
                 if 200 <= response.status_code < 300:
