@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 
@@ -12,8 +11,10 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
 
 
-def _sync_roles_after_migrate(sender, apps=global_apps, **kwargs):
-    # `flush` (as run after every transactional test) sends post_migrate without `apps`.
+def _sync_roles_after_migrate(sender, apps=None, **kwargs):
+    # `flush` (the test runner, after a transactional test) sends post_migrate without `apps`.
+    from django.apps import apps as global_apps
+
     from accounts.roles import sync_role_groups
 
-    sync_role_groups(apps)
+    sync_role_groups(apps or global_apps)
