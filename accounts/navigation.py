@@ -14,7 +14,10 @@ class NavItem:
     ability: Ability
 
 
-NAV_ITEMS = (NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),)
+NAV_ITEMS = (
+    NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
+    NavItem("API keys", "keys:list", Ability.VIEW_KEYS),
+)
 
 
 def nav_for(request) -> list[dict]:

@@ -7,12 +7,26 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from tests.fixtures.keys import ADMIN_KEY, INFERENCE_KEY, seeded_key_id
 
 ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
+KEY_MANAGERS = {ADMINISTRATOR, KEY_MANAGER}
+# Seeded sandbox keys (the same ids for the same seed): one of each type.
+INFERENCE_KEY_ID = seeded_key_id(INFERENCE_KEY)
+ADMIN_KEY_ID = seeded_key_id(ADMIN_KEY)
 
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login)
 ROUTES = [
     ("dashboard", (), ALL),
+    ("keys:list", (), ALL),
+    ("keys:new", (), KEY_MANAGERS),
+    ("keys:detail", (INFERENCE_KEY_ID,), ALL),
+    ("keys:detail", (ADMIN_KEY_ID,), ALL),
+    ("keys:edit", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    ("keys:delete", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    # A Key manager manages INFERENCE keys only.
+    ("keys:edit", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    ("keys:delete", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
 ]
 
 
@@ -20,7 +34,8 @@ def _cases():
     for url_name, args, allowed in ROUTES:
         for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
             expected = 200 if role in allowed else 403
-            yield pytest.param(url_name, args, role, expected, id=f"{url_name}-{role}")
+            name = f"{url_name}{''.join(f'-{arg[:8]}' for arg in args)}-{role}"
+            yield pytest.param(url_name, args, role, expected, id=name)
 
 
 @pytest.mark.django_db

@@ -122,7 +122,7 @@ def key_new(request):
         if not may_create_admin:
             return refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
 
-    form = KeyCreateForm(request.POST or None, allow_admin=may_create_admin)
+    form = KeyCreateForm(_posted(request), allow_admin=may_create_admin)
     error = None
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["submission"]
@@ -168,7 +168,7 @@ def key_edit(request, key_id: str):
     if refusal is not None:
         return refusal
 
-    form = KeyEditForm(request.POST or None, key=key)
+    form = KeyEditForm(_posted(request), key=key)
     error = None
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
@@ -197,7 +197,7 @@ def key_delete(request, key_id: str):
     if refusal is not None:
         return refusal
 
-    form = KeyDeleteForm(request.POST or None, key=key)
+    form = KeyDeleteForm(_posted(request), key=key)
     error = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -224,6 +224,12 @@ def _key_to_manage(request, key_id: str):
     if not may_manage_key_type(request.user, key.api_key_type):
         return None, refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
     return key, None
+
+
+def _posted(request):
+    # Not `request.POST or None`: an empty POST (a delete form with nothing to type) is
+    # still a submission.
+    return request.POST if request.method == "POST" else None
 
 
 def _fetch(key_id: str) -> tuple[APIKey | None, VeniceError | None]:
