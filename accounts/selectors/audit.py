@@ -252,8 +252,13 @@ class AuditDrift:
         return bool(self.unrecorded_total or self.vanished_total)
 
 
-def audit_drift(keys) -> AuditDrift:
-    """Compare the upstream key list (`client.api_keys.list()`) with the audit records."""
+def audit_drift(keys=None) -> AuditDrift:
+    """Compare the upstream key list (`get_client().api_keys.list()` unless `keys` is given)
+    with the audit records. Raises the client's VeniceError when Venice cannot be asked."""
+    if keys is None:
+        from accounts.venice import get_client
+
+        keys = get_client().api_keys.list()
     upstream = {key.id: key for key in keys}
     created = set(
         AuditEvent.objects.filter(action__in=CREATE_ACTIONS, key_id__in=list(upstream))
