@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import dashboard, health, keys
+from accounts.views import audit, dashboard, health, keys
 
 keys_patterns = (
     [
@@ -14,8 +14,18 @@ keys_patterns = (
     "keys",
 )
 
+audit_patterns = (
+    [
+        path("audit/", audit.audit_list, name="list"),
+        path("audit/<int:event_id>/", audit.audit_detail, name="detail"),
+        path("audit.csv", audit.audit_csv, name="csv"),
+    ],
+    "audit",
+)
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
     path("keys/", include(keys_patterns)),
+    path("", include(audit_patterns)),
 ]

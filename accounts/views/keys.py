@@ -21,12 +21,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.access import ability_required, refuse
 from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
 from accounts.roles import Ability
+from accounts.selectors.audit import audit_events_for_key, audit_key_ids_with_lost_secret
 from accounts.selectors.keys import (
-    api_key_audit_trail,
     api_key_flags,
     api_key_get,
     api_key_list,
-    api_key_secret_lost,
     api_key_usage_meters,
 )
 from accounts.services.audit import audit_context_from_request
@@ -104,10 +103,10 @@ def key_detail(request, key_id: str):
     context = {
         "key": key,
         "flags": api_key_flags(
-            key, now=timezone.now(), secret_lost=api_key_secret_lost(key_id=key.id)
+            key, now=timezone.now(), secret_lost=bool(audit_key_ids_with_lost_secret([key.id]))
         ),
         "meters": api_key_usage_meters(key),
-        "audit_events": api_key_audit_trail(key_id=key.id),
+        "audit_events": audit_events_for_key(key.id),
         "may_manage": may_manage_key_type(request.user, key.api_key_type),
     }
     return render(request, "keys/detail.html", context)
