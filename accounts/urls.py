@@ -1,8 +1,31 @@
-from django.urls import path
+from django.urls import include, path
 
-from accounts.views import dashboard, health
+from accounts.views import audit, dashboard, health, keys
+
+keys_patterns = (
+    [
+        path("", keys.key_list, name="list"),
+        # Before "<key_id>/": "new" is not a key id.
+        path("new/", keys.key_new, name="new"),
+        path("<str:key_id>/", keys.key_detail, name="detail"),
+        path("<str:key_id>/edit/", keys.key_edit, name="edit"),
+        path("<str:key_id>/delete/", keys.key_delete, name="delete"),
+    ],
+    "keys",
+)
+
+audit_patterns = (
+    [
+        path("audit/", audit.audit_list, name="list"),
+        path("audit/<int:event_id>/", audit.audit_detail, name="detail"),
+        path("audit.csv", audit.audit_csv, name="csv"),
+    ],
+    "audit",
+)
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    path("keys/", include(keys_patterns)),
+    path("", include(audit_patterns)),
 ]

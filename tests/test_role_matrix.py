@@ -7,20 +7,51 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from tests.factories import AuditEventFactory
+from tests.fixtures.keys import ADMIN_KEY, INFERENCE_KEY, seeded_key_id
 
 ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
+AUDIT_READERS = {ADMINISTRATOR, AUDITOR}
+KEY_MANAGERS = {ADMINISTRATOR, KEY_MANAGER}
+# Seeded sandbox keys (the same ids for the same seed): one of each type.
+INFERENCE_KEY_ID = seeded_key_id(INFERENCE_KEY)
+ADMIN_KEY_ID = seeded_key_id(ADMIN_KEY)
 
-# (url name, args, roles that get 200; every other role gets 403, anonymous gets login)
+
+def _an_audit_record():
+    return (AuditEventFactory().pk,)
+
+
+# (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
+# args may be a callable, called inside the test, for routes that need a row to exist.
 ROUTES = [
     ("dashboard", (), ALL),
+    ("keys:list", (), ALL),
+    ("keys:new", (), KEY_MANAGERS),
+    ("keys:detail", (INFERENCE_KEY_ID,), ALL),
+    ("keys:detail", (ADMIN_KEY_ID,), ALL),
+    ("keys:edit", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    ("keys:delete", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    # A Key manager manages INFERENCE keys only.
+    ("keys:edit", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    ("keys:delete", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    ("audit:list", (), AUDIT_READERS),
+    ("audit:detail", _an_audit_record, AUDIT_READERS),
+    ("audit:csv", (), AUDIT_READERS),
 ]
+
+
+def _args(args):
+    return args() if callable(args) else args
 
 
 def _cases():
     for url_name, args, allowed in ROUTES:
         for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
             expected = 200 if role in allowed else 403
-            yield pytest.param(url_name, args, role, expected, id=f"{url_name}-{role}")
+            shown = "" if callable(args) else "".join(f"-{arg[:8]}" for arg in args)
+            name = f"{url_name}{shown}-{role}"
+            yield pytest.param(url_name, args, role, expected, id=name)
 
 
 @pytest.mark.django_db
@@ -29,7 +60,7 @@ def test_role_may_open_route_only_as_design_says(
     client, user_with_role, url_name, args, role, expected
 ):
     client.force_login(user_with_role(role))
-    response = client.get(reverse(url_name, args=args))
+    response = client.get(reverse(url_name, args=_args(args)))
     assert response.status_code == expected
     if expected == 403:
         assert b"have access to this" in response.content
@@ -38,7 +69,7 @@ def test_role_may_open_route_only_as_design_says(
 @pytest.mark.django_db
 @pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES)
 def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
-    url = reverse(url_name, args=args)
+    url = reverse(url_name, args=_args(args))
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={url}"
