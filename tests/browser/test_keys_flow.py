@@ -1,0 +1,93 @@
+"""Managing keys as a person clicks through it, in Chromium: create and see the secret once,
+edit, delete after confirming, and an upstream outage in the middle of a form."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from accounts.roles import KEY_MANAGER
+from accounts.venice import get_client
+
+pytestmark = pytest.mark.browser
+
+SECRET_LABEL = "The new key's secret"
+
+
+def _main_nav(page):
+    return page.get_by_role("navigation", name="Main")
+
+
+def _inference_key(description: str):
+    """A key made at Venice behind the portal's back (as the test's setup, not a flow)."""
+    return get_client().api_keys.create(description)
+
+
+def test_a_new_keys_secret_is_shown_once_and_is_gone_on_reload(login_as, sandbox):
+    page = login_as(KEY_MANAGER)
+    _main_nav(page).get_by_role("link", name="API keys").click()
+    page.get_by_role("link", name="New key").click()
+
+    page.get_by_label("Description").fill("CI deploy bot")
+    page.get_by_role("button", name="Create key").click()
+
+    expect(page.get_by_role("heading", name="Key “CI deploy bot” created")).to_be_visible()
+    expect(page.get_by_text("this will not be shown again")).to_be_visible()
+    secret = page.get_by_label(SECRET_LABEL).inner_text().strip()
+    created = sandbox.find_key(secret)
+    assert created is not None and created.description == "CI deploy bot"
+
+    page.reload()
+
+    expect(page).to_have_url(re.compile(re.escape(reverse("keys:detail", args=[created.id]))))
+    expect(page.get_by_role("heading", name="CI deploy bot")).to_be_visible()
+    expect(page.get_by_label(SECRET_LABEL)).to_have_count(0)
+    assert secret not in page.content()
+
+
+def test_editing_a_key_saves_the_change_at_venice(login_as, sandbox):
+    key = _inference_key("Staging worker")
+    page = login_as(KEY_MANAGER)
+    page.goto(reverse("keys:detail", args=[key.id]))
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Description").fill("Staging worker (EU)")
+    page.get_by_role("button", name="Save changes").click()
+
+    expect(page.get_by_role("heading", name="Staging worker (EU)")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Saved the changes")).to_be_visible()
+    assert sandbox.find_key(key.id).description == "Staging worker (EU)"
+
+
+def test_deleting_a_key_asks_first_and_then_removes_it(login_as, sandbox):
+    key = _inference_key("Old laptop")
+    page = login_as(KEY_MANAGER)
+    page.goto(reverse("keys:detail", args=[key.id]))
+
+    page.get_by_role("link", name="Delete").click()
+
+    expect(page.get_by_role("heading", name="Delete “Old laptop”?")).to_be_visible()
+    assert sandbox.find_key(key.id) is not None  # nothing happens before the confirmation
+
+    page.get_by_role("button", name="Delete key").click()
+
+    expect(page.get_by_role("status").filter(has_text="Deleted “Old laptop”")).to_be_visible()
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    assert sandbox.find_key(key.id) is None
+
+
+def test_an_outage_during_a_create_shows_why_and_keeps_the_input(login_as, sandbox):
+    page = login_as(KEY_MANAGER)
+    page.goto(reverse("keys:new"))
+    page.get_by_label("Description").fill("Nightly batch")
+    keys_before = len(sandbox.key_ids())
+
+    sandbox.faults.inject("/api_keys", "POST", status=503)  # Venice goes down mid-flow
+    page.get_by_role("button", name="Create key").click()
+
+    alert = page.get_by_role("alert").filter(has_text="Venice")
+    expect(alert).to_contain_text("Try again in a minute")
+    expect(page.get_by_label("Description")).to_have_value("Nightly batch")
+    expect(page.get_by_role("heading", name="New API key")).to_be_visible()
+    assert len(sandbox.key_ids()) == keys_before
