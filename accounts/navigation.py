@@ -14,7 +14,11 @@ class NavItem:
     ability: Ability
 
 
-NAV_ITEMS = (NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),)
+NAV_ITEMS = (
+    NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
+    NavItem("Billing", "billing:overview", Ability.VIEW_BILLING),
+    NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
+)
 
 
 def nav_for(request) -> list[dict]:
