@@ -60,10 +60,10 @@ class Geometry:
 
 
 WIDE = Geometry(width=960, height=300, left=64, right=16, top=34, bottom=30, char_width=6.6)
-NARROW = Geometry(width=360, height=260, left=52, right=10, top=30, bottom=30, char_width=6.6)
+NARROW = Geometry(width=360, height=260, left=46, right=10, top=30, bottom=30, char_width=7.2)
 # Horizontal bars: rows of a fixed height, the label above each bar.
 HBAR_WIDE = Geometry(width=560, height=0, left=8, right=90, top=34, bottom=8, char_width=6.6)
-HBAR_NARROW = Geometry(width=360, height=0, left=8, right=80, top=30, bottom=8, char_width=6.6)
+HBAR_NARROW = Geometry(width=360, height=0, left=8, right=80, top=30, bottom=8, char_width=7.2)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login)
 ROUTES = [
     ("dashboard", (), ALL),
+    ("billing:overview", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:usage", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:usage_csv", (), {ADMINISTRATOR, FINANCE}),
+    ("limits:overview", (), {ADMINISTRATOR, KEY_MANAGER, FINANCE}),
 ]
 
 

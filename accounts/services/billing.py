@@ -132,30 +132,30 @@ def billing_overview_build(
         models_chart=charts.hbar_chart(
             title="Spend per model",
             labels=[m.model_name for m in analytics.by_model[:TOP_COUNT]],
-            series=[
+            series=_spent_series(
                 Series("USD", tuple(m.total_usd for m in analytics.by_model[:TOP_COUNT])),
                 Series("DIEM", tuple(m.total_diem for m in analytics.by_model[:TOP_COUNT])),
-            ],
+            ),
             label_header="Model",
         ),
         keys_chart=charts.hbar_chart(
             title="Spend per key",
             labels=[k.description for k in analytics.by_key[:TOP_COUNT]],
-            series=[
+            series=_spent_series(
                 Series("USD", tuple(k.total_usd for k in analytics.by_key[:TOP_COUNT])),
                 Series("DIEM", tuple(k.total_diem for k in analytics.by_key[:TOP_COUNT])),
-            ],
+            ),
             label_header="Key",
         ),
         models_daily_chart=_daily_series_chart(
-            title="Spend per day by model (top models)",
+            title="Spend per day by model, USD and DIEM together (top models)",
             names=analytics.top_models,
             rows=analytics.by_model_daily,
             period=period,
             today=today,
         ),
         keys_daily_chart=_daily_series_chart(
-            title="Spend per day by key (top keys)",
+            title="Spend per day by key, USD and DIEM together (top keys)",
             names=analytics.top_key_names,
             rows=analytics.by_key_daily,
             period=period,
@@ -164,6 +164,15 @@ def billing_overview_build(
         top_models=analytics.by_model[:5],
         top_keys=analytics.by_key[:5],
     )
+
+
+def _spent_series(usd: Series, diem: Series) -> list[Series]:
+    """USD and DIEM, each in its own colour; a currency nothing was spent in is left out of
+    the drawing (an axis of zero bars says nothing; the tables still show its zeros)."""
+    usd = Series(usd.name, usd.values, charts.PALETTE[0])
+    diem = Series(diem.name, diem.values, charts.PALETTE[1])
+    spent = [s for s in (usd, diem) if any(v != 0 for v in s.values)]
+    return spent or [usd, diem]
 
 
 def _period_days(analytics_days: list[date], period: UsagePeriod, today: date) -> list[date]:
@@ -183,10 +192,10 @@ def spend_per_day_chart(*, analytics: UsageAnalytics, period: UsagePeriod, today
     return charts.bar_chart(
         title="Spend per day",
         labels=[charts.date_label(d) for d in days],
-        series=[
+        series=_spent_series(
             Series("USD", tuple(by_day[d].usd if d in by_day else zero for d in days)),
             Series("DIEM", tuple(by_day[d].diem if d in by_day else zero for d in days)),
-        ],
+        ),
     )
 
 

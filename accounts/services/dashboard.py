@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from accounts.roles import Ability
 from accounts.venice import (
     AccountSummary,
@@ -235,10 +236,12 @@ def key_attention_reasons(key: APIKey, now: datetime) -> tuple[AttentionReason, 
         if left <= timedelta(0):
             reasons.append(AttentionReason(f"Expired on {key.expires_at:%Y-%m-%d}", "danger"))
         elif left <= EXPIRING_WITHIN:
-            days = left.days
-            when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-            level = "danger" if days < 3 else "warn"
-            reasons.append(AttentionReason(f"Expires {when} ({key.expires_at:%Y-%m-%d})", level))
+            reasons.append(
+                AttentionReason(
+                    f"Expires {_in(left)} ({key.expires_at:%Y-%m-%d %H:%M} UTC)",
+                    "danger" if left < timedelta(days=3) else "warn",
+                )
+            )
     if key.last_used_at is not None:
         idle = now - key.last_used_at
         if idle >= UNUSED_FOR:
@@ -249,6 +252,19 @@ def key_attention_reasons(key: APIKey, now: datetime) -> tuple[AttentionReason, 
     if key.consumption_limits.is_unlimited:
         reasons.append(AttentionReason("No spending limit", "info"))
     return tuple(reasons)
+
+
+def _in(left: timedelta) -> str:
+    """`in 3 days`, `in 5 hours`: rounded to the nearest unit, so a key made to expire in
+    three days does not read "in 2 days" a second later."""
+    hours = left.total_seconds() / 3600
+    if hours < 1:
+        return "within the hour"
+    if hours < 24:
+        count = round(hours)
+        return f"in {count} hour{'s' if count != 1 else ''}"
+    count = round(hours / 24)
+    return f"in {count} day{'s' if count != 1 else ''}"
 
 
 _LEVEL_ORDER = {"danger": 0, "warn": 1, "info": 2}
@@ -280,5 +296,5 @@ def _limits_panel(summary: AccountSummary) -> LimitsPanel:
 
 
 def _audit_panel() -> AuditPanel:
-    # Filled in from the audit log once it exists (the audit branch).
-    return AuditPanel()
+    records = AuditEvent.objects.select_related(None).order_by("-time", "-id")
+    return AuditPanel(records=tuple(records[:LATEST_AUDIT_RECORDS]))

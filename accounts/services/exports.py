@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from accounts.models import AuditAction
 from accounts.services.audit import AuditContext, audited
 from accounts.services.billing import (
     EXPORT_PAGE_SIZE,
@@ -24,8 +25,6 @@ from accounts.services.billing import (
     usage_history_csv_pages,
 )
 from accounts.venice import VeniceError
-
-USAGE_EXPORTED = "billing.usage_exported"
 
 
 class _ExportStopped(Exception):
@@ -60,10 +59,11 @@ def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
 def _stream(
     *, context: AuditContext, filters: UsageFilters, filename: str, page_size: int
 ) -> Iterator[str]:
+    rows = 0
     try:
         with audited(
             context,
-            action=USAGE_EXPORTED,
+            action=AuditAction.BILLING_USAGE_EXPORTED,
             description=f"Usage history CSV ({filters.describe()})",
             details={"filters": filters.as_details(), "filename": filename},
         ) as record:
@@ -72,18 +72,24 @@ def _stream(
             # The first page is fetched before anything is sent: a failure here still reaches
             # usage_history_export's caller, which shows it on a page instead of in a file.
             first, rows = next(pages, ("", 0))
-            yield header + first
             try:
+                yield header + first
                 for text, count in pages:
-                    rows += count
                     yield text
+                    rows += count
             except VeniceError as error:
                 record.add_details(rows=rows)
                 yield csv_error_line(error, rows)
                 raise _ExportStopped(
                     f"{type(error).__name__} after {rows} rows: {error.message}"
                 ) from error
+            except GeneratorExit:
+                # The download was abandoned (the browser went away): say so, rather than
+                # leave the record pending for a reconcile that has no upstream change to find.
+                record.add_details(rows=rows)
+                raise _ExportStopped(f"The download was interrupted after {rows} rows.") from None
             record.add_details(rows=rows)
     except _ExportStopped:
-        # Recorded as failed by audited(); the file already ends with the error line.
+        # audited() recorded the failure; the file (if anyone still reads it) ends with the
+        # error line.
         return

@@ -29,10 +29,7 @@ LOG_SIZE = 50
 class ModelLimitRow:
     model_id: str
     limits: dict[str, Decimal | None]  # by sort name: {"rpm": 100, "tpd": None, ...}
-
-    @property
-    def cells(self) -> list[Decimal | None]:
-        return [self.limits[name] for name, _, _ in LIMIT_COLUMNS]
+    cells: tuple[Decimal | None, ...] = ()  # the shown columns' values, in order
 
 
 @dataclass(frozen=True)
@@ -56,6 +53,7 @@ class LogRow:
 class LimitsOverview:
     rate_limits: RateLimits | None
     rows: list[ModelLimitRow]
+    columns: tuple[tuple[str, str], ...]  # (sort name, heading) of the limit columns shown
     sort: str
     log: list[LogRow]  # filtered, newest first
     log_total: int  # before filtering
@@ -86,6 +84,16 @@ def model_limit_rows(rate_limits: RateLimits, *, sort: str = DEFAULT_SORT) -> li
     return known + sorted(unknown, key=lambda r: r.model_id.lower())
 
 
+def limit_columns(rows: list[ModelLimitRow]) -> tuple[tuple[str, str], ...]:
+    """The limit columns some model has a value in (Venice may report no daily token limit
+    at all: an empty column only takes room)."""
+    return tuple(
+        (name, heading)
+        for name, _, heading in LIMIT_COLUMNS
+        if any(row.limits.get(name) is not None for row in rows)
+    )
+
+
 def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> LimitsOverview:
     client = get_client()
     rate_limits = limits_error = None
@@ -109,6 +117,12 @@ def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> Lim
         except VeniceError:
             key_names = {}
 
+    rows = model_limit_rows(rate_limits, sort=sort) if rate_limits else []
+    columns = limit_columns(rows)
+    rows = [
+        ModelLimitRow(row.model_id, row.limits, tuple(row.limits[name] for name, _ in columns))
+        for row in rows
+    ]
     key_ids = sorted({entry.api_key_id for entry in log})
     filtered = [
         entry
@@ -120,7 +134,8 @@ def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> Lim
     filtered.sort(key=lambda entry: entry.timestamp, reverse=True)
     return LimitsOverview(
         rate_limits=rate_limits,
-        rows=model_limit_rows(rate_limits, sort=sort) if rate_limits else [],
+        rows=rows,
+        columns=columns,
         sort=sort,
         log=[LogRow(entry, _key_label(entry.api_key_id, key_names)) for entry in filtered],
         log_total=len(log),
@@ -133,5 +148,10 @@ def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> Lim
 
 
 def _key_label(key_id: str, names: dict[str, str]) -> str:
+    """`Production backend (c5e7ce8a…)`: the name people know, and enough of the id to tell
+    two keys of the same name apart; the id alone when the name is unknown."""
     name = names.get(key_id)
-    return f"{name} ({key_id})" if name else key_id
+    if not name:
+        return key_id
+    short = key_id if len(key_id) <= 10 else f"{key_id[:8]}…"
+    return f"{name} ({short})"

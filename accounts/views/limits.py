@@ -7,12 +7,7 @@ from django.views.decorators.http import require_GET
 from accounts.access import ability_required
 from accounts.billing_forms import LimitsForm
 from accounts.roles import Ability
-from accounts.services.limits import (
-    DEFAULT_SORT,
-    LIMIT_COLUMNS,
-    LogFilters,
-    limits_overview_get,
-)
+from accounts.services.limits import DEFAULT_SORT, LogFilters, limits_overview_get
 from accounts.venice import RateLimitType
 
 
@@ -30,17 +25,17 @@ def overview(request):
         "form": form,
         "overview": overview,
         "filters": filters,
-        "sort_headers": _sort_headers(request.GET, sort),
+        "sort_headers": _sort_headers(request.GET, sort, overview.columns),
         "limit_types": [t.value for t in RateLimitType],
     }
     return render(request, "limits/overview.html", context)
 
 
-def _sort_headers(query: QueryDict, sort: str) -> list[dict]:
+def _sort_headers(query: QueryDict, sort: str, columns) -> list[dict]:
     """Each column's heading with the link that sorts by it (again: the other way), keeping
     the log's filters; `aria-sort` tells screen readers the current order."""
     headers = []
-    for name, heading in [("model", "Model"), *((c, h) for c, _, h in LIMIT_COLUMNS)]:
+    for name, heading in [("model", "Model"), *columns]:
         current = sort.lstrip("-") == name
         descending = sort.startswith("-")
         params = query.copy()
