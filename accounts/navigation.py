@@ -18,6 +18,7 @@ NAV_ITEMS = (
     NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
     NavItem("Billing", "billing:overview", Ability.VIEW_BILLING),
     NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
+    NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
 )
 
 

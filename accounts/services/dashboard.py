@@ -14,8 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
-from accounts.models import AuditEvent
 from accounts.roles import Ability
+from accounts.selectors.audit import AuditFilters, audit_page
 from accounts.venice import (
     AccountSummary,
     APIKey,
@@ -296,5 +296,5 @@ def _limits_panel(summary: AccountSummary) -> LimitsPanel:
 
 
 def _audit_panel() -> AuditPanel:
-    records = AuditEvent.objects.select_related(None).order_by("-time", "-id")
-    return AuditPanel(records=tuple(records[:LATEST_AUDIT_RECORDS]))
+    page = audit_page(AuditFilters(), size=LATEST_AUDIT_RECORDS)
+    return AuditPanel(records=tuple(page.events))

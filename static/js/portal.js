@@ -15,4 +15,17 @@
       setTimeout(function () { button.textContent = original; }, 2000);
     });
   });
+
+  // <details data-open-wide> starts open on wide screens and folded on phones.
+  function openWide() {
+    if (!window.matchMedia("(min-width: 800px)").matches) return;
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", openWide);
+  } else {
+    openWide();
+  }
 })();
