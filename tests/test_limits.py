@@ -99,7 +99,8 @@ def test_sorting_by_a_column_descending_keeps_models_without_that_limit_last(fin
     assert all(row[3] == "—" for row in rows[len(with_tpm) :])
     # The heading says how the table is sorted and offers the other direction.
     heading = re.search(
-        r'<th scope="col" class="num" aria-sort="descending">\s*<a href="([^"]+)">Tokens / minute',
+        r'<th scope="col" class="num" aria-sort="descending">\s*'
+        r'<a href="([^"]+)"><span class="label-long">Tokens / minute',
         page,
     )
     assert heading
@@ -108,7 +109,7 @@ def test_sorting_by_a_column_descending_keeps_models_without_that_limit_last(fin
 
 def test_sort_links_keep_the_log_filters(finance_client):
     page = _page(finance_client, type="RPM")
-    link = re.search(r'<a href="([^"]+)">Requests / day', page).group(1)
+    link = re.search(r'<a href="([^"]+)"><span class="label-long">Requests / day', page).group(1)
     assert html.unescape(link) == "?type=RPM&sort=rpd"
 
 

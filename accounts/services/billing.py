@@ -230,12 +230,13 @@ class UsageFilters:
         return self.currency is None and self.start is None and self.end is None
 
     def as_details(self) -> dict:
-        """For the export's audit record."""
-        return {
+        """The filters in use, for the export's audit record (unset ones left out)."""
+        values = {
             "currency": self.currency.value if self.currency else None,
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
         }
+        return {name: value for name, value in values.items() if value is not None}
 
     def describe(self) -> str:
         parts = [self.currency.value if self.currency else "all currencies"]

@@ -64,7 +64,6 @@ def _stream(
         with audited(
             context,
             action=AuditAction.BILLING_USAGE_EXPORTED,
-            description=f"Usage history CSV ({filters.describe()})",
             details={"filters": filters.as_details(), "filename": filename},
         ) as record:
             pages = usage_history_csv_pages(filters=filters, page_size=page_size)

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from accounts.venice import RateLimitLog, RateLimits, VeniceError, get_client
 
-# Columns of the per-model table: (sort name, limit type in the API, heading).
+# Columns of the per-model table: (sort name, limit type in the API, heading); phones show the
+# API's abbreviation instead of the heading.
 LIMIT_COLUMNS = (
     ("rpm", "RPM", "Requests / minute"),
     ("rpd", "RPD", "Requests / day"),
@@ -53,7 +54,7 @@ class LogRow:
 class LimitsOverview:
     rate_limits: RateLimits | None
     rows: list[ModelLimitRow]
-    columns: tuple[tuple[str, str], ...]  # (sort name, heading) of the limit columns shown
+    columns: tuple[tuple[str, str, str], ...]  # (sort name, heading, abbreviation) shown
     sort: str
     log: list[LogRow]  # filtered, newest first
     log_total: int  # before filtering
@@ -84,12 +85,12 @@ def model_limit_rows(rate_limits: RateLimits, *, sort: str = DEFAULT_SORT) -> li
     return known + sorted(unknown, key=lambda r: r.model_id.lower())
 
 
-def limit_columns(rows: list[ModelLimitRow]) -> tuple[tuple[str, str], ...]:
+def limit_columns(rows: list[ModelLimitRow]) -> tuple[tuple[str, str, str], ...]:
     """The limit columns some model has a value in (Venice may report no daily token limit
     at all: an empty column only takes room)."""
     return tuple(
-        (name, heading)
-        for name, _, heading in LIMIT_COLUMNS
+        (name, heading, api_type)
+        for name, api_type, heading in LIMIT_COLUMNS
         if any(row.limits.get(name) is not None for row in rows)
     )
 
@@ -120,7 +121,7 @@ def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> Lim
     rows = model_limit_rows(rate_limits, sort=sort) if rate_limits else []
     columns = limit_columns(rows)
     rows = [
-        ModelLimitRow(row.model_id, row.limits, tuple(row.limits[name] for name, _ in columns))
+        ModelLimitRow(row.model_id, row.limits, tuple(row.limits[name] for name, _, _ in columns))
         for row in rows
     ]
     key_ids = sorted({entry.api_key_id for entry in log})

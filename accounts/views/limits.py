@@ -35,7 +35,7 @@ def _sort_headers(query: QueryDict, sort: str, columns) -> list[dict]:
     """Each column's heading with the link that sorts by it (again: the other way), keeping
     the log's filters; `aria-sort` tells screen readers the current order."""
     headers = []
-    for name, heading in [("model", "Model"), *columns]:
+    for name, heading, short in [("model", "Model", "Model"), *columns]:
         current = sort.lstrip("-") == name
         descending = sort.startswith("-")
         params = query.copy()
@@ -44,6 +44,7 @@ def _sort_headers(query: QueryDict, sort: str, columns) -> list[dict]:
             {
                 "name": name,
                 "heading": heading,
+                "short": short,
                 "url": f"?{params.urlencode()}",
                 "aria_sort": ("descending" if descending else "ascending") if current else "",
                 "numeric": name != "model",
