@@ -57,13 +57,18 @@ class Geometry:
     top: int  # room for the legend
     bottom: int  # room for the x-axis labels
     char_width: float  # an estimate of one label character's width, in user units
+    font: int = 11  # the text size the stylesheet gives this variant (portal.css)
 
 
 WIDE = Geometry(width=960, height=300, left=64, right=16, top=34, bottom=30, char_width=6.6)
-NARROW = Geometry(width=360, height=260, left=46, right=10, top=30, bottom=30, char_width=7.2)
+NARROW = Geometry(
+    width=360, height=260, left=46, right=10, top=32, bottom=32, char_width=7.8, font=13
+)
 # Horizontal bars: rows of a fixed height, the label above each bar.
 HBAR_WIDE = Geometry(width=560, height=0, left=8, right=90, top=34, bottom=8, char_width=6.6)
-HBAR_NARROW = Geometry(width=360, height=0, left=8, right=80, top=30, bottom=8, char_width=7.2)
+HBAR_NARROW = Geometry(
+    width=360, height=0, left=8, right=80, top=32, bottom=8, char_width=7.8, font=13
+)
 
 
 @dataclass(frozen=True)
@@ -157,16 +162,17 @@ def _legend(series: Sequence[Series], geometry: Geometry) -> tuple[str, float]:
     stays in the swatch's <title>."""
     parts = ['<g class="chart__legend">']
     x = float(geometry.left)
-    y = 12.0
+    y = float(geometry.font + 1)
     limit = 28 if geometry.width > 400 else 18
     for s in series:
         name = s.name if len(s.name) <= limit else s.name[: limit - 1] + "…"
         item_width = 16 + len(name) * geometry.char_width + 14
         if x + item_width > geometry.width - geometry.right and x > geometry.left:
             x = float(geometry.left)
-            y += 16
+            y += geometry.font + 5
         parts.append(
-            f'<rect x="{_n(x)}" y="{_n(y - 9)}" width="10" height="10" rx="2" fill="{s.color}">'
+            f'<rect x="{_n(x)}" y="{_n(y - geometry.font + 2)}" width="10" height="10" rx="2" '
+            f'fill="{s.color}">'
             f"<title>{escape(s.name)}</title></rect>"
             f'<text x="{_n(x + 14)}" y="{_n(y)}" fill="{TEXT}">{escape(name)}</text>'
         )
@@ -270,7 +276,8 @@ def _bars_svg(
         # Keep the first and last labels inside the drawing instead of centring them off it.
         x = min(max(x, half + 2), geometry.width - half - 2)
         parts.append(
-            f'<text x="{_n(x)}" y="{_n(height - geometry.bottom + 16)}" text-anchor="middle" '
+            f'<text x="{_n(x)}" y="{_n(height - geometry.bottom + geometry.font + 5)}" '
+            f'text-anchor="middle" '
             f'fill="{TEXT}">{escape(labels[i])}</text>'
         )
     parts.append("</g></svg>")
@@ -348,8 +355,9 @@ def _hbars_svg(
 ) -> str:
     legend, _ = _legend(series, geometry)
     top = max(geometry.top, _legend_height(series, geometry) + 6)
-    bar_h = 10
-    row_h = 16 + bar_h * len(series) + 8  # label line, bars, gap
+    bar_h = geometry.font - 1
+    line = geometry.font + 5
+    row_h = line + bar_h * len(series) + 8  # label line, bars, gap
     height = top + row_h * len(labels) + geometry.bottom
     plot_w = geometry.width - geometry.left - geometry.right
     peak = max((v for s in series for v in s.values), default=0)
@@ -362,12 +370,13 @@ def _hbars_svg(
         y = top + i * row_h
         shown = label if len(label) <= limit else label[: limit - 1] + "…"
         parts.append(
-            f'<text x="{geometry.left}" y="{_n(y + 11)}" fill="{TEXT}" class="chart__label">'
+            f'<text x="{geometry.left}" y="{_n(y + geometry.font)}" fill="{TEXT}" '
+            f'class="chart__label">'
             f"{escape(shown)}</text>"
         )
         for si, s in enumerate(series):
             value = s.values[i]
-            by = y + 16 + si * bar_h
+            by = y + line + si * bar_h
             w = (float(value) / scale_top) * plot_w if value > 0 else 0
             parts.append(
                 f'<rect x="{geometry.left}" y="{_n(by)}" width="{_n(max(w, 1 if value else 0))}" '
