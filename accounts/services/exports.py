@@ -44,22 +44,16 @@ def usage_history_export(
     exported_at = exported_at or timezone.now()
     filename = export_filename(exported_at)
     chunks = _stream(context=context, filters=filters, filename=filename, page_size=page_size)
-    try:
-        first = next(chunks)
-    except StopIteration:  # pragma: no cover - the header is always there
-        first = ""
-    return UsageExport(filename=filename, chunks=_prepend(first, chunks))
-
-
-def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+    next(chunks)  # runs up to "ready": the record committed, the first page fetched
+    return UsageExport(filename=filename, chunks=chunks)
 
 
 def _stream(
     *, context: AuditContext, filters: UsageFilters, filename: str, page_size: int
 ) -> Iterator[str]:
-    rows = 0
+    """Yields "" once ready (see usage_history_export), then the CSV. `sent` counts the rows
+    handed over so far: what the audit record and the error line report."""
+    sent = 0
     try:
         with audited(
             context,
@@ -70,24 +64,27 @@ def _stream(
             header, _ = next(pages)
             # The first page is fetched before anything is sent: a failure here still reaches
             # usage_history_export's caller, which shows it on a page instead of in a file.
-            first, rows = next(pages, ("", 0))
+            first, count = next(pages, ("", 0))
             try:
+                yield ""
+                sent += count
                 yield header + first
                 for text, count in pages:
+                    sent += count
                     yield text
-                    rows += count
             except VeniceError as error:
-                record.add_details(rows=rows)
-                yield csv_error_line(error, rows)
+                record.add_details(rows=sent)
+                yield csv_error_line(error, sent)
                 raise _ExportStopped(
-                    f"{type(error).__name__} after {rows} rows: {error.message}"
+                    f"{type(error).__name__} after {sent} rows: {error.message}"
                 ) from error
             except GeneratorExit:
-                # The download was abandoned (the browser went away): say so, rather than
-                # leave the record pending for a reconcile that has no upstream change to find.
-                record.add_details(rows=rows)
-                raise _ExportStopped(f"The download was interrupted after {rows} rows.") from None
-            record.add_details(rows=rows)
+                # The download was abandoned (the browser went away, or nobody read it): say
+                # so, rather than leave the record pending for a reconcile that has no
+                # upstream change to find.
+                record.add_details(rows=sent)
+                raise _ExportStopped(f"The download was interrupted after {sent} rows.") from None
+            record.add_details(rows=sent)
     except _ExportStopped:
         # audited() recorded the failure; the file (if anyone still reads it) ends with the
         # error line.
