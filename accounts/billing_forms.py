@@ -27,9 +27,14 @@ _DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class UsagePeriodForm(forms.Form):
     """`?period=7d|30d|90d`, or a custom range `?start=YYYY-MM-DD&end=YYYY-MM-DD`."""
 
-    period = forms.ChoiceField(choices=PERIOD_CHOICES, required=False)
+    # Only ever set by the period links; anything else falls back to the default period.
+    period = forms.CharField(required=False, max_length=8)
     start = forms.DateField(required=False, widget=_DATE_INPUT, label="From")
     end = forms.DateField(required=False, widget=_DATE_INPUT, label="To")
+
+    def clean_period(self) -> str:
+        value = self.cleaned_data["period"]
+        return value if value in dict(PERIOD_CHOICES) else ""
 
     def clean(self):
         data = super().clean()

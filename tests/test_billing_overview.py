@@ -211,3 +211,9 @@ def test_the_nav_shows_billing_to_roles_that_may_see_it(as_role):
     page = as_role(ADMINISTRATOR).get(reverse("dashboard")).content.decode()
     assert f'<a href="{reverse("billing:overview")}">Billing</a>' in page
     assert f'<a href="{reverse("limits:overview")}">Rate limits</a>' in page
+
+
+def test_an_unknown_period_falls_back_to_thirty_days(finance_client):
+    page = _get(finance_client, period="5d")
+    assert 'aria-current="page">Last 30 days</a>' in page
+    assert "field--error" not in page

@@ -217,3 +217,9 @@ def test_rows_sort_by_value_then_name_with_missing_values_last():
         "a-model",
     ]
     assert [r.model_id for r in model_limit_rows(limits, sort="-tpm")][-1] == "a-model"
+
+
+def test_an_unknown_type_is_ignored_while_the_other_filters_apply(finance_client, log_json):
+    model = log_json[0]["modelId"]
+    rows = _log_rows(_page(finance_client, model=model, type="NOT_A_TYPE", sort="-rpm"))
+    assert len(rows) == len([e for e in log_json if e["modelId"] == model])

@@ -15,7 +15,8 @@ from accounts.venice import RateLimitType
 @ability_required(Ability.VIEW_LIMITS)
 def overview(request):
     form = LimitsForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()  # a value that does not validate is left out; the others still apply
+    data = form.cleaned_data
     sort = data.get("sort") or DEFAULT_SORT
     filters = LogFilters(
         key=data.get("key", ""), model=data.get("model", ""), type=data.get("type", "")
