@@ -35,6 +35,7 @@ PALETTE = (
     "#8a837e",
 )
 AXIS = "#9aa3ae"
+MIN_GROUPED_BAR = 2.5  # user units
 GRID = "#e5e8ec"
 TEXT = "#5d6878"
 
@@ -205,6 +206,10 @@ def _bars_svg(
     plot_w = geometry.width - geometry.left - geometry.right
     plot_h = height - top - geometry.bottom
     count = max(len(labels), 1)
+    # Side-by-side bars thinner than ~2.5 units turn to hairlines (90 days on a phone): pile
+    # them up instead. The legend and the table still tell the series apart.
+    if not stacked and len(series) > 1 and plot_w / count / len(series) < MIN_GROUPED_BAR:
+        stacked = True
 
     if stacked:
         peak = max((sum(s.values[i] for s in series) for i in range(len(labels))), default=0)

@@ -176,3 +176,26 @@ def test_amounts_keep_small_values_visible():
     assert charts.format_amount(D("0.00012")) == "0.0001"
     assert charts.format_amount(D("1234.567")) == "1,234.57"
     assert charts.format_amount(D(0)) == "0.00"
+
+
+def test_grouped_bars_too_thin_for_a_phone_are_stacked_there_only():
+    days = [f"Day {i}" for i in range(90)]
+    chart = charts.bar_chart(
+        title="t",
+        labels=days,
+        series=[
+            Series("USD", tuple(D(1) for _ in days)),
+            Series("DIEM", tuple(D(2) for _ in days)),
+        ],
+    )
+
+    def first_bars(svg):
+        return re.findall(
+            r'<rect x="([^"]+)" y="([^"]+)" width="[^"]+" height="([^"]+)"', _bars(svg)
+        )
+
+    usd, diem = first_bars(chart.narrow)[0], first_bars(chart.narrow)[90]
+    assert usd[0] == diem[0]  # narrow: the same slot, DIEM piled on USD
+    assert float(diem[1]) + float(diem[2]) == pytest.approx(float(usd[1]), abs=0.02)
+    usd, diem = first_bars(chart.wide)[0], first_bars(chart.wide)[90]
+    assert usd[0] != diem[0]  # wide: side by side
