@@ -17,6 +17,8 @@ class NavItem:
 NAV_ITEMS = (
     NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
     NavItem("API keys", "keys:list", Ability.VIEW_KEYS),
+    NavItem("Billing", "billing:overview", Ability.VIEW_BILLING),
+    NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
 )
 

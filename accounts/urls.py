@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import audit, dashboard, health, keys
+from accounts.views import audit, billing, dashboard, health, keys, limits
 
 keys_patterns = (
     [
@@ -23,9 +23,22 @@ audit_patterns = (
     "audit",
 )
 
+billing_patterns = (
+    [
+        path("", billing.overview, name="overview"),
+        path("usage/", billing.usage, name="usage"),
+        path("usage.csv", billing.usage_csv, name="usage_csv"),
+    ],
+    "billing",
+)
+
+limits_patterns = ([path("", limits.overview, name="overview")], "limits")
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
     path("keys/", include(keys_patterns)),
+    path("billing/", include(billing_patterns)),
+    path("limits/", include(limits_patterns)),
     path("", include(audit_patterns)),
 ]

@@ -35,6 +35,10 @@ ROUTES = [
     # A Key manager manages INFERENCE keys only.
     ("keys:edit", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
     ("keys:delete", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    ("billing:overview", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:usage", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:usage_csv", (), {ADMINISTRATOR, FINANCE}),
+    ("limits:overview", (), {ADMINISTRATOR, KEY_MANAGER, FINANCE}),
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),
     ("audit:csv", (), AUDIT_READERS),

@@ -1,0 +1,91 @@
+"""Exports that leave the portal, each recorded in the audit log before its first byte.
+
+The usage-history CSV streams while it walks the upstream cursor, one page in memory at a
+time. Its audit record is opened (`pending`, committed) before the first upstream call and
+closed when the walk ends: `succeeded` with the row count, or `failed` with the error. A
+failure after rows were sent cannot become an error status any more, so the file ends with an
+`ERROR,...` line instead of being silently short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.utils import timezone
+
+from accounts.models import AuditAction
+from accounts.services.audit import AuditContext, audited
+from accounts.services.billing import (
+    EXPORT_PAGE_SIZE,
+    UsageExport,
+    UsageFilters,
+    csv_error_line,
+    export_filename,
+    usage_history_csv_pages,
+)
+from accounts.venice import VeniceError
+
+
+class _ExportStopped(Exception):
+    """Ends the audited block as failed once the error line has been sent."""
+
+
+def usage_history_export(
+    *,
+    context: AuditContext,
+    filters: UsageFilters,
+    exported_at: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> UsageExport:
+    """Start the export: the audit record is committed and the first page fetched before this
+    returns, so an upstream that is down at the start raises VeniceError here (and the caller
+    can show a page instead of a file). Iterate `chunks` to stream the rest."""
+    exported_at = exported_at or timezone.now()
+    filename = export_filename(exported_at)
+    chunks = _stream(context=context, filters=filters, filename=filename, page_size=page_size)
+    next(chunks)  # runs up to "ready": the record committed, the first page fetched
+    return UsageExport(filename=filename, chunks=chunks)
+
+
+def _stream(
+    *, context: AuditContext, filters: UsageFilters, filename: str, page_size: int
+) -> Iterator[str]:
+    """Yields "" once ready (see usage_history_export), then the CSV. `sent` counts the rows
+    handed over so far: what the audit record and the error line report."""
+    sent = 0
+    try:
+        with audited(
+            context,
+            action=AuditAction.BILLING_USAGE_EXPORTED,
+            details={"filters": filters.as_details(), "filename": filename},
+        ) as record:
+            pages = usage_history_csv_pages(filters=filters, page_size=page_size)
+            header, _ = next(pages)
+            # The first page is fetched before anything is sent: a failure here still reaches
+            # usage_history_export's caller, which shows it on a page instead of in a file.
+            first, count = next(pages, ("", 0))
+            try:
+                yield ""
+                sent += count
+                yield header + first
+                for text, count in pages:
+                    sent += count
+                    yield text
+            except VeniceError as error:
+                record.add_details(rows=sent)
+                yield csv_error_line(error, sent)
+                raise _ExportStopped(
+                    f"{type(error).__name__} after {sent} rows: {error.message}"
+                ) from error
+            except GeneratorExit:
+                # The download was abandoned (the browser went away, or nobody read it): say
+                # so, rather than leave the record pending for a reconcile that has no
+                # upstream change to find.
+                record.add_details(rows=sent)
+                raise _ExportStopped(f"The download was interrupted after {sent} rows.") from None
+            record.add_details(rows=sent)
+    except _ExportStopped:
+        # audited() recorded the failure; the file (if anyone still reads it) ends with the
+        # error line.
+        return

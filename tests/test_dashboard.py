@@ -1,0 +1,182 @@
+"""The dashboard page: each role sees its panels, and an upstream failure blanks only its panel."""
+
+import re
+from collections import Counter
+
+import pytest
+from django.urls import reverse
+
+from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from accounts.services.dashboard import RUNWAY_USAGE_FAILED
+from accounts.templatetags.billing_format import amount
+from tests.factories import AuditEventFactory
+
+pytestmark = pytest.mark.django_db
+
+PANELS = {
+    "balance": 'id="panel-balance"',
+    "diem": 'id="panel-diem"',
+    "runway": 'id="panel-runway"',
+    "keys": 'id="panel-keys"',
+    "limits": 'id="panel-limits"',
+    "attention": 'id="panel-attention"',
+    "audit": 'id="panel-audit"',
+}
+SEEN_BY = {
+    ADMINISTRATOR: set(PANELS),
+    KEY_MANAGER: {"keys", "limits", "attention"},
+    FINANCE: {"balance", "diem", "runway", "keys", "limits", "attention"},
+    AUDITOR: {"keys", "attention", "audit"},
+}
+UNAVAILABLE = "Try again in a minute"  # the tail of an UpstreamUnavailableError's message
+
+
+def _panel(html: str, name: str) -> str:
+    """The HTML of one panel (its <article>)."""
+    match = re.search(
+        r'<article class="card panel" aria-labelledby="panel-' + name + r'">(.*?)</article>',
+        html,
+        re.S,
+    )
+    assert match, f"no {name} panel"
+    return match.group(1)
+
+
+def _dashboard(client):
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("role", [ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR])
+def test_each_role_sees_only_its_panels(as_role, role):
+    html = _dashboard(as_role(role))
+    shown = {name for name, marker in PANELS.items() if marker in html}
+    assert shown == SEEN_BY[role]
+
+
+def test_balances_come_from_the_account(as_role, sandbox_session, sandbox_url):
+    balance = sandbox_session.get(sandbox_url("/billing/balance")).json()
+    html = _dashboard(as_role(FINANCE))
+    panel = _panel(html, "balance")
+    assert amount(balance["balances"]["usd"]) in panel
+    assert amount(balance["balances"]["diem"]) in panel
+    diem = _panel(html, "diem")
+    assert f"of {amount(balance['diemEpochAllocation'])} left" in diem
+    used = balance["diemEpochAllocation"] - balance["balances"]["diem"]
+    percent = round(used / balance["diemEpochAllocation"] * 100)
+    assert f'aria-valuenow="{percent}"' in diem
+    assert f'<rect class="meter__bar meter__bar--ok" width="{percent}"' in diem
+
+
+def test_key_counts_by_type_match_the_key_list(as_role, sandbox_session, sandbox_url):
+    keys = sandbox_session.get(sandbox_url("/api_keys")).json()["data"]
+    counts = Counter(key["apiKeyType"] for key in keys)
+    panel = _panel(_dashboard(as_role(AUDITOR)), "keys")
+    assert f'<p class="stat">{len(keys)} ' in panel
+    assert f"<dt>Inference</dt><dd>{counts['INFERENCE']}</dd>" in panel
+    assert f"<dt>Admin</dt><dd>{counts['ADMIN']}</dd>" in panel
+
+
+def test_keys_needing_attention_lists_the_seeded_problem_keys(as_role):
+    panel = _panel(_dashboard(as_role(KEY_MANAGER)), "attention")
+    assert re.search(r"Temporary demo key.*?Expires (in \d+ hours?|within the hour)", panel, re.S)
+    assert re.search(r"Old prototype.*?Unused for 7\d days", panel, re.S)
+    assert re.search(r"Hackathon 2025.*?Never used \(created 140 days ago\)", panel, re.S)
+    assert re.search(r"Mobile app.*?No spending limit", panel, re.S)
+    # A key in daily use, with limits and no expiry, needs nothing.
+    assert "Production backend" not in panel
+    # Most urgent first: the key expiring within hours leads the list.
+    assert panel.index("Temporary demo key") < panel.index("Old prototype")
+
+
+def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(
+    as_role, sandbox, sandbox_session, sandbox_url
+):
+    sandbox.use_key(sandbox.inference_key, usd=14.0)
+    balance = sandbox_session.get(sandbox_url("/billing/balance")).json()["balances"]["usd"]
+    week = sandbox_session.get(sandbox_url("/billing/usage-analytics?lookback=7d")).json()
+    burn = sum(day["USD"] for day in week["byDate"]) / 7
+    assert burn >= 2  # at least the $14 just spent
+    panel = _panel(_dashboard(as_role(FINANCE)), "runway")
+    days = balance / burn
+    assert f'<p class="stat">{round(days) if days >= 10 else round(days, 1)} <span' in panel
+    assert f"At ${amount(burn)} a day" in panel
+
+
+def test_rate_limit_status_shows_tier_and_recent_violations(as_role, sandbox):
+    sandbox.record_rate_limit_violation(sandbox.inference_key, kind="TPM", model="kimi-k2-6")
+    panel = _panel(_dashboard(as_role(KEY_MANAGER)), "limits")
+    assert "Warning" in panel
+    assert "<dt>Tier</dt><dd>paid</dd>" in panel
+    assert "TPM on kimi-k2-6" in panel
+    assert reverse("limits:overview") in panel
+
+
+def test_latest_audit_records_show_newest_first_to_auditors(as_role):
+    AuditEventFactory(key_description="Older change")
+    AuditEventFactory(key_description="Newest change", action="key.deleted")
+    panel = _panel(_dashboard(as_role(AUDITOR)), "audit")
+    assert panel.index("Newest change") < panel.index("Older change")
+    assert "Key deleted" in panel
+
+
+def test_audit_records_stay_hidden_from_finance(as_role):
+    AuditEventFactory(key_description="Secret project key")
+    html = _dashboard(as_role(FINANCE))
+    assert "Secret project key" not in html
+
+
+# --- upstream failures --------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(no_backoff):
+    """Injected 503s are retried by the client; skip its waits."""
+
+
+def test_a_failed_balance_blanks_only_the_balance_panels(as_role, sandbox):
+    sandbox.faults.inject("/billing/balance", status=503)
+    html = _dashboard(as_role(ADMINISTRATOR))
+    for name in ("balance", "diem", "runway"):
+        panel = _panel(html, name)
+        assert "panel__error" in panel
+        assert UNAVAILABLE in panel
+    for name in ("keys", "limits", "attention", "audit"):
+        assert UNAVAILABLE not in _panel(html, name)
+    assert "<dt>Inference</dt>" in _panel(html, "keys")
+    assert "<dt>Tier</dt>" in _panel(html, "limits")
+
+
+def test_a_failed_key_list_blanks_only_the_key_panels(as_role, sandbox):
+    sandbox.faults.inject("/api_keys", status=503)
+    html = _dashboard(as_role(FINANCE))
+    assert UNAVAILABLE in _panel(html, "keys")
+    assert UNAVAILABLE in _panel(html, "attention")
+    assert UNAVAILABLE not in _panel(html, "balance")
+    assert "Can consume" in _panel(html, "balance")
+
+
+def test_a_failed_rate_limit_log_blanks_only_the_limits_panel(as_role, sandbox):
+    sandbox.faults.inject("/api_keys/rate_limits/log", status=503)
+    html = _dashboard(as_role(ADMINISTRATOR))
+    assert UNAVAILABLE in _panel(html, "limits")
+    assert "Can consume" in _panel(html, "balance")
+    assert "<dt>Inference</dt>" in _panel(html, "keys")
+
+
+def test_failed_analytics_leave_balances_and_explain_the_missing_projection(as_role, sandbox):
+    sandbox.faults.inject("/billing/usage-analytics", status=503)
+    html = _dashboard(as_role(FINANCE))
+    runway = _panel(html, "runway")
+    assert RUNWAY_USAGE_FAILED in runway
+    assert "—" in runway
+    assert UNAVAILABLE not in _panel(html, "balance")
+
+
+def test_with_venice_down_the_page_still_renders_every_panel_with_a_message(as_role, sandbox):
+    sandbox.faults.inject("*", "*", status=503)
+    html = _dashboard(as_role(ADMINISTRATOR))
+    for name in ("balance", "diem", "keys", "limits", "attention"):
+        assert UNAVAILABLE in _panel(html, name), name
+    assert "No audit records yet." in _panel(html, "audit")  # local, so unaffected
