@@ -1,185 +1,161 @@
 """The Venice account API client: the public face the portal's services call.
 
-INTERFACE SKELETON — the signatures below are the contract other parts of the portal code
-against; the bodies are being written (issue 3). Keep names and signatures; fill in bodies.
+    client = VeniceClient()                  # from settings: the live API, or the sandbox
+    client.api_keys.list()                   # APIKeysAPI   (keys.py)
+    client.billing.get_usage()               # BillingAPI   (billing.py)
+    client.account.get_account_summary()     # AccountManager (account.py)
+
+The pieces: `transport.py` (session, timeouts, retries, error mapping), `breaker.py` (the
+circuit breaker shared through the Django cache), `cache.py` (the GET cache), `parsing.py`
+(JSON to the dataclasses of `types.py`), `errors.py` (the error family).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+import random
+import time
+from collections.abc import Callable
+from typing import Any
 
-from accounts.venice.errors import VeniceError
-from accounts.venice.types import (
-    APIKey,
-    APIKeyType,
-    Balance,
-    ConsumptionLimits,
-    CSVPage,
-    Currency,
-    LimitPeriod,
-    ModelPrivacy,
-    ModelUsage,
-    RateLimitLog,
-    RateLimits,
-    UsageAnalytics,
-    UsageEntry,
-    UsageInfo,
-    UsagePage,
-)
+from django.conf import settings
 
+from accounts.venice.account import AccountManager, AccountSummary, RateLimitStatus
+from accounts.venice.billing import BillingAPI
+from accounts.venice.breaker import CircuitBreaker
+from accounts.venice.cache import ResponseCache, account_scope
+from accounts.venice.keys import UNSET, APIKeysAPI, _Unset
+from accounts.venice.transport import Transport, make_session
 
-class _Unset:
-    def __repr__(self):
-        return "UNSET"
+USER_AGENT = "venice-account-portal/0.1 (+team admin portal; python-requests)"
 
-
-UNSET = _Unset()  # "leave this field as it is" in update(); None means "clear it"
-
-
-@dataclass(frozen=True)
-class RateLimitStatus:
-    access_permitted: bool
-    tier_id: str
-    next_epoch_begins: datetime | None
-    violations_last_24h: int
-    last_violation: RateLimitLog | None
-    status: str  # "ok", "warning" (violations in the last 24 h) or "blocked" (no access)
-
-
-@dataclass(frozen=True)
-class AccountSummary:
-    """Everything the dashboard shows, fetched concurrently. A part whose call failed is None
-    and its error is in `errors` under the part's name, so one failure blanks one panel."""
-
-    balance: Balance | None
-    rate_limits: RateLimits | None
-    keys: tuple[APIKey, ...] | None
-    usage: UsageAnalytics | None  # the last 7 days
-    rate_limit_status: RateLimitStatus | None
-    errors: dict[str, VeniceError] = field(default_factory=dict)
+__all__ = [
+    "UNSET",
+    "AccountManager",
+    "AccountSummary",
+    "APIKeysAPI",
+    "BillingAPI",
+    "RateLimitStatus",
+    "VeniceClient",
+    "_Unset",
+]
 
 
 class VeniceClient:
     """`VeniceClient()` reads settings: with VENICE_API_KEY unset it talks to the embedded
-    sandbox (in process), otherwise to VENICE_API_BASE with that key."""
+    sandbox (in process), otherwise to VENICE_API_BASE with that key.
+
+    This constructor is the one place that chooses:
+    - `sandbox=` given: that sandbox, in process, with `api_key` or the sandbox's admin key;
+    - else an `api_key` (or a non-empty `settings.VENICE_API_KEY`): real HTTP to `base_url`
+      (or `settings.VENICE_API_BASE`);
+    - else the process's sandbox (`accounts.sandbox.get_sandbox()`), with its admin key.
+    `is_sandbox` says which. Either way callers see the same methods and types.
+
+    Keyword options (all optional): `connect_timeout`/`read_timeout` (seconds; default
+    VENICE_CONNECT_TIMEOUT/VENICE_READ_TIMEOUT), `cache_ttl` (default VENICE_CACHE_TTL; 0 turns
+    the GET cache off), `cache_alias`, `clock` (seconds since the epoch, default `time.time`)
+    and `sleep` (default `time.sleep`) so tests control time, `rng` (a `random.Random` for the
+    backoff jitter), `max_retries` (2), `backoff_base` (0.5 s), `backoff_cap` (8 s),
+    `rate_limit_wait_cap` (5 s: a 429 whose reset is further away is raised, not waited out),
+    `breaker_threshold` (5), `breaker_cooldown` (30 s), `breaker_budget` (18 failing or
+    in-flight requests per 30 s), `user_agent`.
+
+    The key is never logged and never in a repr.
+    """
 
     api_keys: APIKeysAPI
     billing: BillingAPI
     account: AccountManager
     is_sandbox: bool
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, **options):
-        raise NotImplementedError
-
-
-class APIKeysAPI:
-    def list(self) -> list[APIKey]:
-        raise NotImplementedError
-
-    def get(self, key_id: str) -> APIKey | None:
-        raise NotImplementedError
-
-    def create(
+    def __init__(
         self,
-        description: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         *,
-        api_key_type: APIKeyType = APIKeyType.INFERENCE,
-        consumption_limits: ConsumptionLimits | None = None,
-        limit_period: LimitPeriod | None = None,
-        model_privacy: ModelPrivacy | None = None,
-        expires_at: datetime | date | None = None,
-        name: str | None = None,
-        permissions: list[str] | None = None,
-    ) -> APIKey:
-        """The returned key carries its one-time `secret`."""
-        raise NotImplementedError
+        sandbox: Any = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        cache_ttl: float | None = None,
+        cache_alias: str = "default",
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+        max_retries: int = 2,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        rate_limit_wait_cap: float = 5.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown: float = 30.0,
+        breaker_budget: int = 18,
+        user_agent: str = USER_AGENT,
+    ):
+        if sandbox is None and not api_key and not getattr(settings, "VENICE_API_KEY", ""):
+            from accounts.sandbox import get_sandbox
 
-    def update(
-        self,
-        key_id: str,
-        *,
-        description: str | _Unset = UNSET,
-        expires_at: datetime | date | None | _Unset = UNSET,
-        consumption_limits: ConsumptionLimits | _Unset = UNSET,
-        limit_period: LimitPeriod | _Unset = UNSET,
-        model_privacy: ModelPrivacy | _Unset = UNSET,
-    ) -> APIKey:
-        raise NotImplementedError
+            sandbox = get_sandbox()
+        if sandbox is not None:
+            from accounts.sandbox import SANDBOX_BASE_URL
 
-    def delete(self, key_id: str) -> bool:
-        raise NotImplementedError
+            api_key = api_key or sandbox.admin_key
+            base_url = SANDBOX_BASE_URL
+        else:
+            api_key = api_key or settings.VENICE_API_KEY
+            base_url = base_url or settings.VENICE_API_BASE
+        self.is_sandbox = sandbox is not None
+        self.sandbox = sandbox
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock or time.time
+        self.sleep = sleep or time.sleep
 
-    def get_rate_limits(self) -> RateLimits:
-        raise NotImplementedError
+        if connect_timeout is None:
+            connect_timeout = settings.VENICE_CONNECT_TIMEOUT
+        if read_timeout is None:
+            read_timeout = settings.VENICE_READ_TIMEOUT
+        timeouts = (float(connect_timeout), float(read_timeout))
+        ttl = float(cache_ttl if cache_ttl is not None else settings.VENICE_CACHE_TTL)
+        scope = account_scope(self.base_url, api_key)
+        session = make_session(user_agent=user_agent, api_key=api_key)
+        if sandbox is not None:
+            session.mount(self.base_url, sandbox.adapter())
+        self.transport = Transport(
+            base_url=self.base_url,
+            session=session,
+            timeouts=timeouts,
+            breaker=CircuitBreaker(
+                scope=scope,
+                clock=self.clock,
+                cache_alias=cache_alias,
+                threshold=breaker_threshold,
+                cooldown=breaker_cooldown,
+                budget=breaker_budget,
+                trial_timeout=sum(timeouts) + 5,
+            ),
+            cache=ResponseCache(scope=scope, ttl=ttl, cache_alias=cache_alias),
+            clock=self.clock,
+            sleep=self.sleep,
+            rng=rng or random.Random(),  # noqa: S311 - jitter, not secrecy
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            rate_limit_wait_cap=rate_limit_wait_cap,
+        )
+        self.api_keys = APIKeysAPI(self.transport)
+        self.billing = BillingAPI(self.transport)
+        self.account = AccountManager(self)
 
-    def get_rate_limits_log(self, limit: int | None = None) -> list[RateLimitLog]:
-        raise NotImplementedError
+    def __repr__(self) -> str:
+        mode = "sandbox" if self.is_sandbox else "live"
+        return f"<VeniceClient {mode} {self.base_url}>"
 
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.transport.breaker
 
-class BillingAPI:
-    def get_balance(self) -> Balance:
-        raise NotImplementedError
+    @property
+    def cache(self) -> ResponseCache:
+        return self.transport.cache
 
-    def get_usage_analytics(
-        self, lookback: str = "7d", start: date | None = None, end: date | None = None
-    ) -> UsageAnalytics:
-        raise NotImplementedError
-
-    def get_usage_history_page(
-        self,
-        *,
-        cursor: str | None = None,
-        currency: Currency | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        page_size: int = 1000,
-    ) -> UsagePage:
-        """One page; with a cursor, no filters may be given (they travel in the cursor)."""
-        raise NotImplementedError
-
-    def iter_usage_history(
-        self,
-        *,
-        currency: Currency | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        page_size: int = 1000,
-    ) -> Iterator[UsageEntry]:
-        raise NotImplementedError
-
-    def iter_usage_history_csv(
-        self,
-        *,
-        currency: Currency | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        page_size: int = 1000,
-    ) -> Iterator[CSVPage]:
-        raise NotImplementedError
-
-    # The original SDK's conveniences, built from balance and analytics.
-    def get_usage(self, lookback: str = "30d") -> UsageInfo:
-        raise NotImplementedError
-
-    def get_usage_by_model(self, lookback: str = "30d") -> dict[str, ModelUsage]:
-        raise NotImplementedError
-
-    def get_billing_summary(self, lookback: str = "30d") -> dict:
-        raise NotImplementedError
-
-    def get_credits_remaining(self) -> Decimal | None:
-        raise NotImplementedError
-
-    def get_total_usage(self, lookback: str = "30d") -> Decimal:
-        raise NotImplementedError
-
-
-class AccountManager:
-    def get_account_summary(self) -> AccountSummary:
-        raise NotImplementedError
-
-    def check_rate_limit_status(self) -> RateLimitStatus:
-        raise NotImplementedError
+    def close(self) -> None:
+        """Close pooled connections (a long-lived client need not)."""
+        self.transport.session.close()

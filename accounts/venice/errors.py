@@ -87,7 +87,27 @@ class RateLimitedError(VeniceError):
 
 
 class UpstreamUnavailableError(VeniceError):
-    """5xx, a timeout, a dropped connection, or the circuit breaker failing fast."""
+    """5xx, a timeout, a dropped connection, or the circuit breaker failing fast.
+
+    `request_sent` says whether the request reached Venice (or may have): True after a read
+    timeout, a connection dropped mid-answer or a 5xx answer, so its effect is unknown; False
+    when it surely never left (connect failure, open circuit). A caller that POSTed (`create`)
+    and sees `request_sent=True` must reconcile, e.g. look for the new key in `list()`, before
+    trying again: POST is never retried automatically. `retry_at` is when the circuit breaker
+    will let a call through again, when it is the reason.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool = False,
+        retry_at: datetime | None = None,
+        **kwargs,
+    ):
+        super().__init__(message, **kwargs)
+        self.request_sent = request_sent
+        self.retry_at = retry_at
 
 
 class InvalidResponseError(VeniceError):

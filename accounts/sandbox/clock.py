@@ -1,0 +1,70 @@
+"""The sandbox's notion of "now": real UTC time, unless a test moves it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+
+class SandboxClock:
+    """Real UTC time by default. `advance()` and `set()` pin it to a simulated time.
+
+    Once pinned, the clock stands still until moved again, so a test can reason about exact
+    instants (a key expiring, the creation window sliding, a rate-limit reset).
+    """
+
+    def __init__(self, now: datetime | None = None):
+        self._lock = threading.Lock()
+        self._fixed: datetime | None = _utc(now) if now is not None else None
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._fixed is not None:
+                return self._fixed
+        return datetime.now(UTC)
+
+    def now_ms(self) -> int:
+        return to_ms(self.now())
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._fixed = _utc(when)
+
+    def advance(self, delta: timedelta | float | int) -> datetime:
+        if not isinstance(delta, timedelta):
+            delta = timedelta(seconds=delta)
+        with self._lock:
+            base = self._fixed if self._fixed is not None else datetime.now(UTC)
+            self._fixed = base + delta
+            return self._fixed
+
+    def resume(self) -> None:
+        """Go back to real time."""
+        with self._lock:
+            self._fixed = None
+
+    @property
+    def is_frozen(self) -> bool:
+        return self._fixed is not None
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("the sandbox clock needs a timezone-aware datetime")
+    return when.astimezone(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ms(when: datetime) -> int:
+    return (when - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def iso_ms(ms: int) -> str:
+    """2026-06-15T19:05:10.504Z: how Venice writes timestamps."""
+    return from_ms(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -1,0 +1,131 @@
+"""`client.account`: the dashboard's summary (its calls run concurrently) and the rate-limit
+status the original SDK offered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from accounts.venice.errors import VeniceError
+from accounts.venice.types import APIKey, Balance, RateLimitLog, RateLimits, UsageAnalytics
+
+if TYPE_CHECKING:
+    from accounts.venice.client import VeniceClient
+
+SUMMARY_LOOKBACK = "7d"
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    access_permitted: bool
+    tier_id: str
+    next_epoch_begins: datetime | None
+    violations_last_24h: int
+    last_violation: RateLimitLog | None
+    status: str  # "ok", "warning" (violations in the last 24 h) or "blocked" (no access)
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """Everything the dashboard shows, fetched concurrently. A part whose call failed is None
+    and its error is in `errors` under the part's name, so one failure blanks one panel."""
+
+    balance: Balance | None
+    rate_limits: RateLimits | None
+    keys: tuple[APIKey, ...] | None
+    usage: UsageAnalytics | None  # the last 7 days
+    rate_limit_status: RateLimitStatus | None
+    errors: dict[str, VeniceError] = field(default_factory=dict)
+
+
+def rate_limit_status(
+    limits: RateLimits, log: Sequence[RateLimitLog], now: datetime
+) -> RateLimitStatus:
+    """ "blocked" when the key may not consume, "warning" after violations in the last 24 h."""
+    since = now - timedelta(hours=24)
+    recent = [entry for entry in log if entry.timestamp >= since]
+    latest = max(log, key=lambda entry: entry.timestamp, default=None)
+    if not limits.access_permitted:
+        status = "blocked"
+    elif recent:
+        status = "warning"
+    else:
+        status = "ok"
+    return RateLimitStatus(
+        access_permitted=limits.access_permitted,
+        tier_id=limits.tier_id,
+        next_epoch_begins=limits.next_epoch_begins,
+        violations_last_24h=len(recent),
+        last_violation=latest,
+        status=status,
+    )
+
+
+def run_concurrently(calls: dict[str, Callable[[], Any]]) -> tuple[dict[str, Any], dict]:
+    """Run independent calls on threads; {name: result} and {name: VeniceError}. Anything that
+    is not a VeniceError is a bug and propagates."""
+    results: dict[str, Any] = {}
+    errors: dict[str, VeniceError] = {}
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="venice") as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except VeniceError as error:
+                errors[name] = error
+    return results, errors
+
+
+class AccountManager:
+    def __init__(self, client: VeniceClient):
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<AccountManager {self._client.base_url}>"
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._client.clock(), UTC)
+
+    def get_account_summary(self) -> AccountSummary:
+        """Balance, rate limits, keys, the last 7 days' usage and the rate-limit status, from
+        five calls run at once: it takes about as long as the slowest of them."""
+        api_keys, billing = self._client.api_keys, self._client.billing
+        results, errors = run_concurrently(
+            {
+                "balance": billing.get_balance,
+                "rate_limits": api_keys.get_rate_limits,
+                "keys": api_keys.list,
+                "usage": lambda: billing.get_usage_analytics(SUMMARY_LOOKBACK),
+                "rate_limit_log": api_keys.get_rate_limits_log,
+            }
+        )
+        status = None
+        if "rate_limits" in results and "rate_limit_log" in results:
+            limits, log = results["rate_limits"], results["rate_limit_log"]
+            status = rate_limit_status(limits, log, self._now())
+        else:
+            errors["rate_limit_status"] = errors.get("rate_limit_log") or errors["rate_limits"]
+        errors.pop("rate_limit_log", None)
+        keys = results.get("keys")
+        return AccountSummary(
+            balance=results.get("balance"),
+            rate_limits=results.get("rate_limits"),
+            keys=tuple(keys) if keys is not None else None,
+            usage=results.get("usage"),
+            rate_limit_status=status,
+            errors=errors,
+        )
+
+    def check_rate_limit_status(self) -> RateLimitStatus:
+        """The calling key's access, tier and recent violations, from the rate limits and their
+        log (fetched at once)."""
+        api_keys = self._client.api_keys
+        results, errors = run_concurrently(
+            {"limits": api_keys.get_rate_limits, "log": api_keys.get_rate_limits_log}
+        )
+        if errors:
+            raise errors.get("limits") or errors["log"]
+        return rate_limit_status(results["limits"], results["log"], self._now())

@@ -1,0 +1,191 @@
+"""A circuit breaker whose state lives in the Django cache, so every worker shares it.
+
+Venice blocks a caller for 30 s once it sends more than 20 failing requests in 30 s. Two
+mechanisms keep the portal (all its workers together) under that line, whatever its callers do:
+
+1. The classic breaker. `threshold` consecutive upstream failures (5xx, timeouts, connection
+   errors; never 4xx) open the circuit: every call fails fast with `UpstreamUnavailableError`
+   for `cooldown` seconds. Then one trial call is let through (half-open); its success closes
+   the circuit, its failure opens it for another cool-down.
+2. A failure budget, which makes the bound hold under any concurrency. Before it is sent, each
+   request reserves a slot in a window of `window` seconds and gives it back when it did not
+   fail; a request is refused when failures plus requests still in flight in the last `window`
+   seconds would exceed `budget`. So at most `budget` requests can fail in any `window`
+   seconds, even when fifty threads call at the moment Venice goes down, at the price of at
+   most `budget` requests in flight at once across the portal (plenty for one team).
+
+The window is counted in buckets of `window / 3` seconds: at admission the current bucket and
+the three before it are summed, which covers at least the last `window` seconds, so the bound
+holds for every sliding window, not only aligned ones. Bucket keys expire on their own, so a
+worker that dies with a reservation held costs a slot for a minute at most.
+
+Cache operations are `add`/`incr`/`decr` (atomic on Redis and on the local-memory cache); the
+rest is tolerated races: two workers opening the circuit at once both set the same state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.core.cache import caches
+
+from accounts.venice.errors import UpstreamUnavailableError
+
+logger = logging.getLogger("accounts.venice")
+
+OPEN_MESSAGE = "Venice is not answering: the portal paused its calls after repeated failures."
+BUDGET_MESSAGE = (
+    "Venice is not answering reliably: the portal is holding back calls so that Venice does "
+    "not block it."
+)
+
+
+@dataclass
+class Ticket:
+    """One admitted request: the window slot it holds, and whether it is the half-open trial."""
+
+    slot: str
+    trial: bool
+    settled: bool = False
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        *,
+        scope: str,
+        clock: Callable[[], float],
+        cache_alias: str = "default",
+        threshold: int = 5,
+        cooldown: float = 30.0,
+        budget: int = 18,
+        window: float = 30.0,
+        trial_timeout: float = 60.0,
+    ):
+        self.scope = scope
+        self.clock = clock
+        self.cache_alias = cache_alias
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.budget = budget
+        self.window = window
+        self.bucket_width = window / 3
+        # A trial whose worker died must not hold the half-open slot for ever.
+        self.trial_timeout = trial_timeout
+
+    # The cache handler is per thread (and per process): look it up on each use.
+    @property
+    def cache(self):
+        return caches[self.cache_alias]
+
+    def _key(self, name: str) -> str:
+        return f"venice:v1:breaker:{self.scope}:{name}"
+
+    @property
+    def _open_key(self) -> str:
+        return self._key("open-until")
+
+    @property
+    def _trial_key(self) -> str:
+        return self._key("trial")
+
+    @property
+    def _failures_key(self) -> str:
+        return self._key("failures")
+
+    def _slot_key(self, bucket: int) -> str:
+        return self._key(f"slots:{bucket}")
+
+    def _incr(self, key: str, timeout: float | None) -> int:
+        self.cache.add(key, 0, timeout=timeout)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, timeout=timeout)
+            return 1
+
+    def _decr(self, key: str) -> None:
+        try:
+            self.cache.decr(key)
+        except ValueError:  # already expired: nothing to give back
+            pass
+
+    # --- state --------------------------------------------------------------------------------
+
+    def state(self) -> str:
+        """ "closed", "open" (failing fast) or "half-open" (the next call is the trial)."""
+        open_until = self.cache.get(self._open_key)
+        if open_until is None:
+            return "closed"
+        return "open" if self.clock() < open_until else "half-open"
+
+    def reset(self) -> None:
+        self.cache.delete_many([self._open_key, self._trial_key, self._failures_key])
+
+    def _error(self, message: str, retry_at: float | None) -> UpstreamUnavailableError:
+        when = datetime.fromtimestamp(retry_at, UTC) if retry_at is not None else None
+        return UpstreamUnavailableError(message, request_sent=False, retry_at=when)
+
+    # --- one request --------------------------------------------------------------------------
+
+    def admit(self) -> Ticket:
+        """Let one request through, or raise `UpstreamUnavailableError` without sending it."""
+        now = self.clock()
+        bucket = int(now // self.bucket_width)
+        earlier = [self._slot_key(bucket - back) for back in range(1, 4)]
+        values = self.cache.get_many([self._open_key, *earlier])
+        open_until = values.pop(self._open_key, None)
+        trial = False
+        if open_until is not None:
+            if now < open_until:
+                raise self._error(OPEN_MESSAGE, open_until)
+            # Cool-down over: exactly one caller (across workers) wins the trial.
+            if not self.cache.add(self._trial_key, now, timeout=self.trial_timeout):
+                raise self._error(OPEN_MESSAGE, now + self.trial_timeout)
+            trial = True
+        slot = self._slot_key(bucket)
+        held = self._incr(slot, timeout=self.window * 2) + sum(int(v) for v in values.values())
+        if held > self.budget:
+            self._decr(slot)
+            if trial:
+                self.cache.delete(self._trial_key)
+            logger.warning("Venice failure budget spent: refusing a call (%s held)", held - 1)
+            raise self._error(BUDGET_MESSAGE, (bucket + 1) * self.bucket_width)
+        return Ticket(slot=slot, trial=trial)
+
+    def succeeded(self, ticket: Ticket) -> None:
+        """The upstream answered (any status but 5xx): give the slot back, reset the count."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        self._decr(ticket.slot)
+        if self.cache.get(self._failures_key):
+            self.cache.set(self._failures_key, 0, timeout=self.cooldown * 20)
+        if ticket.trial:
+            self.cache.delete_many([self._open_key, self._trial_key])
+            logger.info("Venice answered the trial call: circuit closed")
+
+    def failed(self, ticket: Ticket) -> None:
+        """The upstream failed (5xx, timeout, connection error): keep the slot, count it."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        failures = self._incr(self._failures_key, timeout=self.cooldown * 20)
+        if ticket.trial or failures >= self.threshold:
+            open_until = self.clock() + self.cooldown
+            self.cache.set(self._open_key, open_until, timeout=None)
+            self.cache.set(self._failures_key, 0, timeout=self.cooldown * 20)
+            self.cache.delete(self._trial_key)
+            if ticket.trial:
+                logger.warning(
+                    "Venice failed the trial call: circuit open for %.0f s", self.cooldown
+                )
+            else:
+                logger.warning(
+                    "Venice failed %s times in a row: circuit open for %.0f s",
+                    failures,
+                    self.cooldown,
+                )

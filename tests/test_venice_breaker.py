@@ -1,0 +1,128 @@
+"""The circuit breaker on its own: states, the shared cache, and the failure bound under
+arbitrary interleavings of many callers (a simulation driven by a fake clock)."""
+
+import random
+
+import pytest
+from django.core.cache import cache
+
+from accounts.venice.breaker import CircuitBreaker
+from accounts.venice.errors import UpstreamUnavailableError
+from tests.fixtures.venice import FakeClock
+
+VENICE_LIMIT = 20  # Venice blocks callers after more than 20 failures in 30 s
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def breaker(clock, **options):
+    return CircuitBreaker(scope="test", clock=clock, **options)
+
+
+def test_it_opens_after_the_threshold_of_consecutive_failures():
+    clock = FakeClock()
+    circuit = breaker(clock, threshold=3)
+    for _ in range(3):
+        assert circuit.state() == "closed"
+        circuit.failed(circuit.admit())
+
+    assert circuit.state() == "open"
+    with pytest.raises(UpstreamUnavailableError) as refused:
+        circuit.admit()
+    assert refused.value.request_sent is False
+    assert refused.value.retry_at.timestamp() == pytest.approx(clock() + 30)
+
+
+def test_a_success_resets_the_consecutive_count():
+    circuit = breaker(FakeClock(), threshold=3)
+    for _ in range(2):
+        circuit.failed(circuit.admit())
+    circuit.succeeded(circuit.admit())
+    for _ in range(2):
+        circuit.failed(circuit.admit())
+
+    assert circuit.state() == "closed"
+
+
+def test_after_the_cooldown_one_trial_is_let_through_and_its_success_closes():
+    clock = FakeClock()
+    circuit = breaker(clock, threshold=1, cooldown=30)
+    circuit.failed(circuit.admit())
+    clock.advance(30)
+
+    assert circuit.state() == "half-open"
+    trial = circuit.admit()
+    with pytest.raises(UpstreamUnavailableError):
+        circuit.admit()  # only one trial at a time, across workers
+    circuit.succeeded(trial)
+
+    assert circuit.state() == "closed"
+    circuit.succeeded(circuit.admit())
+
+
+def test_a_failed_trial_opens_the_circuit_for_another_cooldown():
+    clock = FakeClock()
+    circuit = breaker(clock, threshold=1, cooldown=30)
+    circuit.failed(circuit.admit())
+    clock.advance(31)
+    circuit.failed(circuit.admit())
+
+    assert circuit.state() == "open"
+    clock.advance(29)
+    assert circuit.state() == "open"
+    clock.advance(1)
+    assert circuit.state() == "half-open"
+
+
+def test_the_state_is_shared_by_every_breaker_on_the_same_cache():
+    clock = FakeClock()
+    one, other = breaker(clock, threshold=2), breaker(clock, threshold=2)
+    one.failed(one.admit())
+    other.failed(other.admit())
+
+    assert one.state() == other.state() == "open"
+
+
+def test_requests_in_flight_count_against_the_budget():
+    circuit = breaker(FakeClock(), budget=3)
+    held = [circuit.admit() for _ in range(3)]
+    with pytest.raises(UpstreamUnavailableError):
+        circuit.admit()
+    circuit.succeeded(held[0])  # its slot comes back
+
+    circuit.admit()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_interleaving_of_callers_gets_more_than_20_failures_into_any_30_seconds(seed):
+    """Fifty callers, each with up to one request in flight, act in random order while the
+    upstream fails every request; requests take random times. Whatever the order, the
+    failures admitted in any 30-second window stay within Venice's limit."""
+    rng = random.Random(seed)
+    clock = FakeClock()
+    circuits = [breaker(clock) for _ in range(4)]  # four workers sharing the cache
+    in_flight: list[tuple[float, CircuitBreaker, object]] = []  # (ends at, breaker, ticket)
+    failures_at: list[float] = []
+    for _ in range(5000):
+        clock.advance(rng.choice([0, 0, 0.01, 0.1, 0.5, 2]))
+        # Requests whose time is up fail.
+        for done in [item for item in in_flight if item[0] <= clock()]:
+            in_flight.remove(done)
+            done[1].failed(done[2])
+        if len(in_flight) < 50:
+            circuit = rng.choice(circuits)
+            try:
+                ticket = circuit.admit()
+            except UpstreamUnavailableError:
+                continue
+            failures_at.append(clock())
+            in_flight.append((clock() + rng.uniform(0, 20), circuit, ticket))
+
+    assert len(failures_at) > 30  # the simulation did push
+    worst = max(sum(1 for t in failures_at if start <= t < start + 30) for start in failures_at)
+    assert worst <= VENICE_LIMIT
