@@ -11,6 +11,7 @@ state file when one is set). `reset_sandbox()` replaces it with a freshly seeded
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from accounts.sandbox.clock import SandboxClock
@@ -58,14 +59,19 @@ def reset_sandbox(
     seed: int | None = None,
     state_file: str | None = None,
     admin_key: str | None = None,
+    now: datetime | None = None,
 ) -> Sandbox:
     """Replace the process-wide sandbox with a freshly seeded account. `seed` and
-    `state_file` default to the settings; pass `state_file=""` for an in-memory sandbox."""
+    `state_file` default to the settings; pass `state_file=""` for an in-memory sandbox.
+    `admin_key` gives the seeded ADMIN key that secret; `now` freezes the clock there."""
     global _instance
     default_file, default_seed = _settings()
     state_file = default_file if state_file is None else str(state_file)
     sandbox = Sandbox(
-        seed=default_seed if seed is None else seed, state_file=state_file, admin_key=admin_key
+        seed=default_seed if seed is None else seed,
+        state_file=state_file,
+        admin_key=admin_key,
+        now=now,
     )
     if state_file:
         sandbox.save()

@@ -274,9 +274,12 @@ class Sandbox:
         state_file: str | os.PathLike | None = "",
         clock: SandboxClock | None = None,
         admin_key: str | None = None,
+        now: datetime | None = None,
     ):
+        """A freshly seeded account. `now` freezes the clock there before seeding (tests);
+        otherwise the clock is real time and the account is seeded as of this moment."""
         self.seed = seed
-        self.clock = clock or SandboxClock()
+        self.clock = clock or SandboxClock(now)
         self.faults = Faults(seed)
         self.received: list[RecordedRequest] = []
         self.exchanges: list[Exchange] = []
@@ -463,6 +466,20 @@ class Sandbox:
         with self._lock:
             key_id = self._by_secret.get(secret_or_id, secret_or_id)
             return self._keys.get(key_id)
+
+    def replace_admin_secret(self, secret: str) -> None:
+        """Give the seeded ADMIN key this secret (`venice_sandbox --admin-key`)."""
+        with self._lock:
+            record = self.find_key(self.admin_key)
+            if record is None:
+                raise KeyError("the seeded ADMIN key was deleted; reset the sandbox")
+            if secret in self._by_secret and self._by_secret[secret] != record.id:
+                raise ValueError("another key already has that secret")
+            self._by_secret.pop(record.secret, None)
+            record.secret = secret
+            self._by_secret[secret] = record.id
+            self.admin_key = secret
+            self._changed()
 
     def key_ids(self, *, include_expired: bool = True) -> list[str]:
         now_ms = self.clock.now_ms()

@@ -22,7 +22,7 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
 HISTORY_DAYS = 90
-DIEM_EPOCH_ALLOCATION = 25.0
+DIEM_EPOCH_ALLOCATION = 10.0
 SECRET_ALPHABET = string.ascii_letters + string.digits + "_-"
 
 
@@ -302,7 +302,7 @@ def _demo_ledger(rng: random.Random, keys: list[dict]) -> list[tuple]:
                 continue
             if spec.inactive_since is not None and day_start > spec.inactive_since:
                 continue
-            mean = spec.daily_requests * weekday_factor * growth
+            mean = spec.daily_requests * weekday_factor * growth * 0.5
             count = max(0, int(rng.gauss(mean, math.sqrt(mean) + 1)))
             if day == 0:  # today so far: back from now, so never in the future
                 count = count // 3
@@ -335,8 +335,8 @@ def _demo_ledger(rng: random.Random, keys: list[dict]) -> list[tuple]:
 def _request_rows(rng, offset, key_id, model, prompt_size, currency, request) -> list[tuple]:
     execution = int(rng.lognormvariate(7.5, 0.6))
     if model.model_type == "LLM":
-        prompt = max(20, int(rng.lognormvariate(math.log(max(prompt_size * 5, 50)), 0.7)))
-        completion = max(5, int(rng.lognormvariate(math.log(max(prompt_size, 50)), 0.6)))
+        prompt = max(20, int(rng.lognormvariate(math.log(max(prompt_size * 15, 50)), 0.7)))
+        completion = max(5, int(rng.lognormvariate(math.log(max(prompt_size * 3, 50)), 0.6)))
         rows = [
             (
                 offset,
