@@ -11,7 +11,10 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
 
 
-def _sync_roles_after_migrate(sender, apps, **kwargs):
+def _sync_roles_after_migrate(sender, apps=None, **kwargs):
+    # `flush` (the test runner, after a transactional test) sends post_migrate without `apps`.
+    from django.apps import apps as global_apps
+
     from accounts.roles import sync_role_groups
 
-    sync_role_groups(apps)
+    sync_role_groups(apps or global_apps)

@@ -14,7 +14,10 @@ class NavItem:
     ability: Ability
 
 
-NAV_ITEMS = (NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),)
+NAV_ITEMS = (
+    NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
+    NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
+)
 
 
 def nav_for(request) -> list[dict]:

@@ -1,7 +1,12 @@
+import uuid
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from accounts.management.commands.assign_role import assign_role
+from accounts.models import AuditAction, AuditEvent, AuditOutcome
+from accounts.roles import ADMINISTRATOR
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -18,3 +23,44 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(user, create, extracted, **kwargs):
         if create and extracted:
             assign_role(user, extracted)
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    """A finished (sealed) audit record by default; `pending=True` or `failed=True` for others.
+
+    Saved through AuditEvent.save(), so every record created here is chained like a real one.
+    """
+
+    class Meta:
+        model = AuditEvent
+
+    class Params:
+        pending = factory.Trait(outcome=AuditOutcome.PENDING, completed_at=None)
+        failed = factory.Trait(
+            outcome=AuditOutcome.FAILED, error="UpstreamUnavailableError: Venice is down"
+        )
+
+    time = factory.LazyFunction(timezone.now)
+    actor = factory.SubFactory(UserFactory)
+    actor_username = factory.LazyAttribute(
+        lambda event: event.actor.username if event.actor else ""
+    )
+    actor_role = ADMINISTRATOR
+    action = AuditAction.KEY_UPDATED
+    key_id = factory.Sequence(lambda n: f"key-{n:06d}")
+    key_description = factory.Faker("sentence", nb_words=3)
+    key_last6 = factory.Sequence(lambda n: f"{n:06x}"[-6:])
+    changes = factory.LazyAttribute(
+        lambda event: (
+            {"description": ["Old name", "New name"]}
+            if event.action == AuditAction.KEY_UPDATED
+            else {}
+        )
+    )
+    details = factory.LazyFunction(dict)
+    ip = "203.0.113.7"
+    user_agent = "Mozilla/5.0 (factory)"
+    request_id = factory.LazyFunction(lambda: uuid.uuid4().hex)
+    outcome = AuditOutcome.SUCCEEDED
+    error = ""
+    completed_at = factory.LazyAttribute(lambda event: event.time)

@@ -1,0 +1,297 @@
+"""Reading audit records: filtered pages, one key's trail, the chain check, and drift.
+
+Pages walk (time, id) newest first with a keyset cursor ("older than this record"), never an
+OFFSET, so page 20,000 costs what page 1 costs; each filter has an index ending in (time, id)
+(see AuditEvent.Meta.indexes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import QuerySet
+
+from accounts.models import (
+    GENESIS_HASH,
+    AuditAction,
+    AuditChainHead,
+    AuditEvent,
+    AuditOutcome,
+)
+
+PAGE_SIZE = 50
+DRIFT_SHOWN = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Actions that bring a key into existence, and that take one out of it.
+CREATE_ACTIONS = (AuditAction.KEY_CREATED, AuditAction.ROTATION_REPLACEMENT_CREATED)
+DELETE_ACTIONS = (AuditAction.KEY_DELETED, AuditAction.ROTATION_OLD_KEY_DELETED)
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit page and its CSV filter by; empty values mean "any"."""
+
+    actor: str = ""
+    action: str = ""
+    key_id: str = ""
+    outcome: str = ""
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+
+    def as_dict(self) -> dict:
+        """The filters in use, for the export's audit record and for links."""
+        values = {
+            "actor": self.actor,
+            "action": self.action,
+            "key": self.key_id,
+            "outcome": self.outcome,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
+        return {name: value for name, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the newest-first walk: records strictly older than (time, id)."""
+
+    time: datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = (self.time - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            micros, _, pk = text.partition(".")
+            moment = _EPOCH + timedelta(microseconds=int(micros))
+            return cls(time=moment, id=int(pk))
+        except (ValueError, OverflowError):
+            raise InvalidCursor(text) from None
+
+    @classmethod
+    def after(cls, event: AuditEvent) -> Cursor:
+        return cls(time=event.time, id=event.pk)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    next_cursor: Cursor | None  # None on the last page
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def audit_events_filtered(filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """Matching records, newest first."""
+    events = AuditEvent.objects.all()
+    if filters.actor:
+        events = events.filter(actor_username=filters.actor)
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.key_id:
+        events = events.filter(key_id=filters.key_id)
+    if filters.outcome:
+        events = events.filter(outcome=filters.outcome)
+    if filters.date_from:
+        events = events.filter(time__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        events = events.filter(time__lt=_day_start(filters.date_to + timedelta(days=1)))
+    return events.order_by("-time", "-id")
+
+
+def _older_than(events: QuerySet[AuditEvent], cursor: Cursor) -> QuerySet[AuditEvent]:
+    # (time, id) < (t, i), written so that `time <= t` is a plain index bound: the scan starts
+    # at the cursor instead of walking down to it.
+    return events.filter(time__lte=cursor.time).exclude(time=cursor.time, id__gte=cursor.id)
+
+
+def audit_page(
+    filters: AuditFilters, *, before: Cursor | None = None, size: int = PAGE_SIZE
+) -> AuditPage:
+    """One page of matching records, older than `before` (from the newest when None)."""
+    events = audit_events_filtered(filters)
+    if before is not None:
+        events = _older_than(events, before)
+    rows = list(events[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return AuditPage(events=rows, next_cursor=Cursor.after(rows[-1]) if more and rows else None)
+
+
+def audit_events_iter(
+    filters: AuditFilters, *, until: datetime | None = None, chunk: int = 1000
+) -> Iterator[AuditEvent]:
+    """Every matching record, newest first, fetched `chunk` rows at a time by keyset (memory
+    stays flat and no cursor stays open between chunks). `until` caps the walk at a moment,
+    so an export lists the records as they stood when it began."""
+    events = audit_events_filtered(filters)
+    if until is not None:
+        events = events.filter(time__lte=until)
+    before = None
+    while True:
+        page = list((_older_than(events, before) if before else events)[:chunk])
+        yield from page
+        if len(page) < chunk:
+            return
+        before = Cursor.after(page[-1])
+
+
+def audit_events_for_key(key_id: str, *, limit: int = 50) -> list[AuditEvent]:
+    """A key's audit trail, newest first (for the key page)."""
+    return list(AuditEvent.objects.filter(key_id=key_id).order_by("-time", "-id")[:limit])
+
+
+def audit_key_ids_with_lost_secret(key_ids: Iterable[str] | None = None) -> set[str]:
+    """Keys recorded as created whose one-time secret never reached anyone (a create that
+    timed out after sending, found afterwards): the key pages flag them for rotation."""
+    from accounts.services.audit import SECRET_LOST
+
+    events = AuditEvent.objects.filter(
+        action__in=CREATE_ACTIONS, **{f"details__{SECRET_LOST}": True}
+    )
+    if key_ids is not None:
+        events = events.filter(key_id__in=list(key_ids))
+    return set(events.values_list("key_id", flat=True))
+
+
+# --- the chain ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    count: int  # sealed records checked
+    pending: int  # records not sealed yet
+    broken: AuditEvent | None = None
+    problem: str = ""
+    head_hash: str = GENESIS_HASH
+
+    @property
+    def intact(self) -> bool:
+        return not self.problem
+
+
+def audit_chain_verify(*, chunk: int = 2000) -> ChainReport:
+    """Walk the chain in sealing order and stop at the first record that does not fit."""
+    pending = AuditEvent.objects.filter(outcome=AuditOutcome.PENDING).count()
+    expected_sequence, expected_previous, count = 1, GENESIS_HASH, 0
+    events = AuditEvent.objects.filter(sequence__isnull=False).order_by("sequence")
+    last_sequence = 0
+    while True:
+        batch = list(events.filter(sequence__gt=last_sequence)[:chunk])
+        for event in batch:
+            problem = ""
+            if event.sequence != expected_sequence:
+                missing = event.sequence - expected_sequence
+                problem = (
+                    f"{missing} record(s) before it are missing "
+                    f"(sequence {expected_sequence} expected, {event.sequence} found)"
+                )
+            elif event.previous_hash != expected_previous:
+                problem = "its link to the record before it does not match that record's hash"
+            elif event.hash != event.compute_hash():
+                problem = "its content does not match its hash: it was changed after sealing"
+            if problem:
+                return ChainReport(count, pending, event, problem, expected_previous)
+            expected_sequence += 1
+            expected_previous = event.hash
+            count += 1
+        if len(batch) < chunk:
+            break
+        last_sequence = batch[-1].sequence
+
+    unsealed = (
+        AuditEvent.objects.exclude(outcome=AuditOutcome.PENDING)
+        .filter(sequence__isnull=True)
+        .order_by("id")
+        .first()
+    )
+    if unsealed is not None:
+        return ChainReport(
+            count, pending, unsealed, "it is finished but was never sealed", expected_previous
+        )
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_sequence, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+    if (head_sequence, head_hash) != (count, expected_previous):
+        if head_sequence > count:
+            problem = f"the last {head_sequence - count} record(s) of the chain are missing"
+        else:
+            problem = "the chain's head does not match its last record"
+        return ChainReport(count, pending, None, problem, expected_previous)
+    return ChainReport(count, pending, None, "", expected_previous)
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditDrift:
+    """Keys the audit log cannot account for."""
+
+    # Seen upstream with no record of their creation here (made outside the portal).
+    unrecorded: list = field(default_factory=list)  # APIKey
+    # Recorded here but gone upstream without a recorded deletion: (key_id, last record).
+    vanished: list = field(default_factory=list)  # tuple[str, AuditEvent]
+    # The lists hold at most DRIFT_SHOWN entries each; these count them all.
+    unrecorded_total: int = 0
+    vanished_total: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.unrecorded_total or self.vanished_total)
+
+
+def audit_drift(keys=None) -> AuditDrift:
+    """Compare the upstream key list (`get_client().api_keys.list()` unless `keys` is given)
+    with the audit records. Raises the client's VeniceError when Venice cannot be asked."""
+    if keys is None:
+        from accounts.venice import get_client
+
+        keys = get_client().api_keys.list()
+    upstream = {key.id: key for key in keys}
+    created = set(
+        AuditEvent.objects.filter(action__in=CREATE_ACTIONS, key_id__in=list(upstream))
+        .exclude(outcome=AuditOutcome.FAILED)
+        .values_list("key_id", flat=True)
+    )
+    unrecorded = sorted(
+        (key for key_id, key in upstream.items() if key_id not in created),
+        key=lambda key: (key.created_at is None, key.created_at, key.id),
+    )
+    # Every key any record names, minus those still upstream and those recorded as deleted.
+    named = set(
+        AuditEvent.objects.exclude(key_id="")
+        .exclude(key_id__in=list(upstream))
+        .values_list("key_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    deleted = set(
+        AuditEvent.objects.filter(action__in=DELETE_ACTIONS, outcome=AuditOutcome.SUCCEEDED)
+        .values_list("key_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    gone = sorted(named - deleted)
+    vanished = []
+    for key_id in gone[:DRIFT_SHOWN]:
+        last = AuditEvent.objects.filter(key_id=key_id).order_by("-time", "-id").first()
+        vanished.append((key_id, last))
+    vanished.sort(key=lambda pair: (pair[1].time, pair[1].pk), reverse=True)
+    return AuditDrift(
+        unrecorded=unrecorded[:DRIFT_SHOWN],
+        vanished=vanished,
+        unrecorded_total=len(unrecorded),
+        vanished_total=len(gone),
+    )

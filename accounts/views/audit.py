@@ -1,0 +1,82 @@
+"""The audit log: filtered, keyset-paged records, one record's details, and the CSV export."""
+
+from django.contrib.auth import get_user_model
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from accounts.access import ability_required
+from accounts.forms import AuditFilterForm
+from accounts.models import AuditEvent
+from accounts.roles import Ability
+from accounts.selectors.audit import audit_drift, audit_page
+from accounts.services.audit import audit_context_from_request, audit_export_csv
+from accounts.venice import VeniceError
+
+
+@require_GET
+@ability_required(Ability.VIEW_AUDIT)
+def audit_list(request):
+    form = AuditFilterForm(request.GET)
+    context = {"form": form, "page": None, "query": ""}
+    before = None
+    if form.is_valid():
+        filters = form.filters()
+        before = form.cleaned_data["before"]
+        page = audit_page(filters, before=before)
+        query = urlencode(filters.as_dict())
+        context.update(page=page, query=query, filtered=bool(query), first_page=before is None)
+        if page.next_cursor is not None:
+            older = urlencode({**filters.as_dict(), "before": page.next_cursor.encode()})
+            context["older_query"] = older
+
+    if request.htmx:
+        # "Older →" asks for the next rows only; the filter form swaps form and results.
+        template = "audit/list.html#rows" if before else "audit/list.html#results"
+        return render(request, template, context)
+
+    context["actors"] = (
+        get_user_model().objects.order_by("username").values_list("username", flat=True)[:200]
+    )
+    if before is None:
+        # Drift needs the upstream key list; if Venice fails, only this panel says so.
+        try:
+            context["drift"] = audit_drift()
+        except VeniceError as error:
+            context["drift_error"] = error.user_message
+    return render(request, "audit/list.html", context)
+
+
+@require_GET
+@ability_required(Ability.VIEW_AUDIT)
+def audit_detail(request, event_id: int):
+    event = get_object_or_404(AuditEvent, pk=event_id)
+    changes = [
+        {"field": name, "before": values[0], "after": values[1]}
+        if isinstance(values, list | tuple) and len(values) == 2
+        else {"field": name, "before": "", "after": values}
+        for name, values in sorted(event.changes.items())
+    ]
+    context = {
+        "event": event,
+        "changes": changes,
+        "hash_matches": event.is_finished and event.hash == event.compute_hash(),
+    }
+    return render(request, "audit/detail.html", context)
+
+
+@require_GET
+@ability_required(Ability.VIEW_AUDIT)
+def audit_csv(request):
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        context = {"form": form, "page": None, "query": ""}
+        return render(request, "audit/list.html", context, status=400)
+    lines = audit_export_csv(audit_context_from_request(request), filters=form.filters())
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,84 @@
+"""manage.py verify_audit: the hash chain holds, or the first broken record is named."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import AuditAction
+from accounts.services.audit import audit_context_for_command, audit_log
+from tests.factories import AuditEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def verify():
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def chain(admin_user):
+    """Five sealed records and one still pending."""
+    events = [AuditEventFactory(actor=admin_user) for _ in range(5)]
+    AuditEventFactory(actor=admin_user, pending=True)
+    return events
+
+
+def test_intact_chain_is_reported_with_its_length(chain):
+    output = verify()
+    assert "Audit chain intact: 5 records." in output
+    assert "1 pending record(s) are not sealed yet" in output
+
+
+def test_empty_log_is_intact():
+    assert "Audit chain intact: 0 records." in verify()
+
+
+def test_edited_row_is_named(chain, raw_sql, without_audit_trigger):
+    raw_sql(
+        "UPDATE accounts_auditevent SET key_description = 'innocent' WHERE id = %s",
+        [chain[2].pk],
+    )
+    with pytest.raises(CommandError, match=rf"broken at record #{chain[2].pk} \(sequence 3") as err:
+        verify()
+    assert "changed after sealing" in str(err.value)
+    assert err.value.returncode == 1
+
+
+def test_edited_outcome_is_named(chain, raw_sql, without_audit_trigger):
+    raw_sql("UPDATE accounts_auditevent SET outcome = 'failed' WHERE id = %s", [chain[0].pk])
+    with pytest.raises(CommandError, match=rf"record #{chain[0].pk} .*changed after sealing"):
+        verify()
+
+
+def test_row_edited_and_rehashed_breaks_the_next_link(chain, raw_sql, without_audit_trigger):
+    tampered = chain[1]
+    tampered.key_description = "innocent"
+    new_hash = tampered.compute_hash()
+    raw_sql(
+        "UPDATE accounts_auditevent SET key_description = 'innocent', hash = %s WHERE id = %s",
+        [new_hash, tampered.pk],
+    )
+    with pytest.raises(CommandError, match=rf"record #{chain[2].pk} .*link to the record before"):
+        verify()
+
+
+def test_deleted_row_is_detected_at_the_next_record(chain, raw_sql, without_audit_trigger):
+    raw_sql("DELETE FROM accounts_auditevent WHERE id = %s", [chain[1].pk])
+    with pytest.raises(CommandError, match=rf"record #{chain[2].pk} .*1 record\(s\) before it"):
+        verify()
+
+
+def test_deleted_last_row_is_detected(chain, raw_sql, without_audit_trigger):
+    raw_sql("DELETE FROM accounts_auditevent WHERE id = %s", [chain[4].pk])
+    with pytest.raises(CommandError, match=r"the last 1 record\(s\) of the chain are missing"):
+        verify()
+
+
+def test_records_written_by_the_services_verify(admin_user):
+    context = audit_context_for_command(admin_user)
+    audit_log(context, action=AuditAction.AUDIT_EXPORTED, details={"filters": {"n": 1.0}})
+    audit_log(context, action=AuditAction.BILLING_USAGE_EXPORTED, details={"rows": 3})
+    assert "Audit chain intact: 2 records." in verify()
