@@ -1,9 +1,321 @@
-"""Forms: parse and validate what people type; views pass the cleaned values to services."""
+"""Forms: parse and validate input as the Venice spec says, before anything goes upstream.
+
+Bounds come from spec/venice-account-api.yaml: a description of at most 64 characters, limits
+between 0 and 9999999999, the three limit periods and privacy tiers, an expiry as a date-time.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome
 from accounts.selectors.audit import AuditFilters, Cursor, InvalidCursor
+from accounts.selectors.keys import KeyQuery, KeySort, KeyStatus
+from accounts.venice import (
+    APIKey,
+    APIKeyType,
+    ConsumptionLimits,
+    LimitPeriod,
+    ModelPrivacy,
+    ValidationError,
+)
+
+DESCRIPTION_MAX_LENGTH = 64
+LIMIT_MAX = Decimal("9999999999")
+
+EXPIRY_NOT_IN_FUTURE = "The expiry must be in the future."
+DESCRIPTION_REQUIRED = "Give the key a description (1 to 64 characters)."
+CONFIRMATION_MISMATCH = "Type the key's description exactly as shown to confirm."
+SUBMISSION_INVALID = "This form is out of date. Reload the page and try again."
+
+KEY_TYPE_CHOICES = [
+    (APIKeyType.INFERENCE.value, "INFERENCE — may call inference endpoints only"),
+    (APIKeyType.ADMIN.value, "ADMIN — full access to the account API"),
+]
+LIMIT_PERIOD_CHOICES = [
+    (LimitPeriod.EPOCH.value, "Daily (EPOCH, resets every UTC day)"),
+    (LimitPeriod.MONTH.value, "Monthly (resets on the 1st, UTC)"),
+    (LimitPeriod.LIFETIME.value, "Lifetime (never resets)"),
+]
+MODEL_PRIVACY_CHOICES = [
+    (ModelPrivacy.ALL.value, "All models"),
+    (ModelPrivacy.PRIVATE_TEXT.value, "Private text and embedding models"),
+    (ModelPrivacy.PRIVATE_ONLY.value, "Private models only"),
+]
+
+# Where Venice's 400 `details` name a field, the form field that shows the message.
+_UPSTREAM_FIELDS = {
+    "description": "description",
+    "apiKeyType": "api_key_type",
+    "consumptionLimit.usd": "usd_limit",
+    "consumptionLimit.diem": "diem_limit",
+    "consumptionLimits.usd": "usd_limit",
+    "consumptionLimits.diem": "diem_limit",
+    "limitPeriod": "limit_period",
+    "modelPrivacy": "model_privacy",
+    "expiresAt": "expires_at",
+}
+
+_SUBMISSION_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+def _limit_field(label: str, decimal_places: int) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal(0),
+        max_value=LIMIT_MAX,
+        decimal_places=decimal_places,
+        help_text="Empty means no limit.",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+    )
+
+
+class _KeySettingsForm(forms.Form):
+    """The settings both POST and PATCH accept."""
+
+    description = forms.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        error_messages={"required": DESCRIPTION_REQUIRED},
+        help_text="1 to 64 characters; shown in lists and usage reports.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    usd_limit = _limit_field("USD limit", 2)
+    diem_limit = _limit_field("DIEM limit", 4)
+    limit_period = forms.ChoiceField(
+        label="Limit period",
+        choices=LIMIT_PERIOD_CHOICES,
+        initial=LimitPeriod.EPOCH.value,
+        help_text="The window the limits apply to.",
+    )
+    model_privacy = forms.ChoiceField(
+        label="Model privacy",
+        choices=MODEL_PRIVACY_CHOICES,
+        initial=ModelPrivacy.ALL.value,
+        help_text="Which models the key may call, by privacy tier.",
+    )
+    expires_at = forms.DateTimeField(
+        label="Expires (UTC)",
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text="Empty means the key never expires.",
+    )
+
+    def clean_expires_at(self):
+        value = self.cleaned_data["expires_at"]
+        if value is not None and "expires_at" in self.changed_data and value <= timezone.now():
+            raise forms.ValidationError(EXPIRY_NOT_IN_FUTURE)
+        return value
+
+    def settings(self) -> dict:
+        """The cleaned values as the key services take them."""
+        data = self.cleaned_data
+        return {
+            "description": data["description"],
+            "consumption_limits": ConsumptionLimits(usd=data["usd_limit"], diem=data["diem_limit"]),
+            "limit_period": LimitPeriod(data["limit_period"]),
+            "model_privacy": ModelPrivacy(data["model_privacy"]),
+            "expires_at": data["expires_at"],
+        }
+
+    def add_upstream_errors(self, error: ValidationError) -> None:
+        """Put the messages of Venice's 400 next to the fields they name."""
+        for path, messages in _flatten_details(error.details):
+            field = _UPSTREAM_FIELDS.get(path) or _UPSTREAM_FIELDS.get(path.split(".")[0])
+            if field not in self.fields:
+                field = None
+            for message in messages:
+                self.add_error(field, message)
+
+
+def _flatten_details(details, prefix: str = ""):
+    """Yield (dotted field path, messages) from Venice's `details` (zod's format)."""
+    if not isinstance(details, dict):
+        if details:
+            yield prefix, [str(message) for message in _as_list(details)]
+        return
+    for name, value in details.items():
+        if name == "_errors":
+            messages = [str(message) for message in _as_list(value)]
+            if messages:
+                yield prefix, messages
+            continue
+        yield from _flatten_details(value, f"{prefix}.{name}" if prefix else name)
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+class KeyCreateForm(_KeySettingsForm):
+    field_order = [
+        "description",
+        "api_key_type",
+        "usd_limit",
+        "diem_limit",
+        "limit_period",
+        "model_privacy",
+        "expires_at",
+    ]
+
+    api_key_type = forms.ChoiceField(
+        label="Type",
+        choices=KEY_TYPE_CHOICES,
+        initial=APIKeyType.INFERENCE.value,
+        widget=forms.RadioSelect,
+    )
+    # A one-time token: a second POST of the same form (a reload, a double click) finds the
+    # key the first one created instead of creating another.
+    submission = forms.CharField(widget=forms.HiddenInput, error_messages={"required": ""})
+
+    def __init__(self, *args, allow_admin: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allow_admin = allow_admin
+        if not allow_admin:
+            self.fields["api_key_type"].choices = KEY_TYPE_CHOICES[:1]
+            self.fields["api_key_type"].help_text = "Only Administrators may create ADMIN keys."
+        if not self.is_bound:
+            self.initial.setdefault("submission", secrets.token_urlsafe(18))
+
+    def clean_submission(self):
+        value = self.cleaned_data["submission"]
+        if not _SUBMISSION_TOKEN.match(value):
+            raise forms.ValidationError(SUBMISSION_INVALID)
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if "submission" in self.errors:
+            # The hidden field has no place on the page: say it at the top.
+            self.add_error(None, SUBMISSION_INVALID)
+        return data
+
+    def settings(self) -> dict:
+        return {**super().settings(), "api_key_type": APIKeyType(self.cleaned_data["api_key_type"])}
+
+
+class KeyEditForm(_KeySettingsForm):
+    """PATCH's fields, prefilled from the key; `changes()` holds only what the user changed."""
+
+    def __init__(self, *args, key: APIKey, **kwargs):
+        initial = {
+            "description": key.description,
+            "usd_limit": key.consumption_limits.usd,
+            "diem_limit": key.consumption_limits.diem,
+            "limit_period": key.limit_period.value,
+            "model_privacy": key.model_privacy.value,
+            "expires_at": key.expires_at,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.key = key
+
+    def changes(self) -> dict:
+        """The service's keyword arguments for the fields that differ from the key's."""
+        settings = self.settings()
+        changes = {}
+        if settings["description"] != self.key.description:
+            changes["description"] = settings["description"]
+        if settings["consumption_limits"] != self.key.consumption_limits:
+            changes["consumption_limits"] = settings["consumption_limits"]
+        if settings["limit_period"] != self.key.limit_period:
+            changes["limit_period"] = settings["limit_period"]
+        if settings["model_privacy"] != self.key.model_privacy:
+            changes["model_privacy"] = settings["model_privacy"]
+        if "expires_at" in self.changed_data and settings["expires_at"] != self.key.expires_at:
+            changes["expires_at"] = settings["expires_at"]
+        return changes
+
+
+class KeyDeleteForm(forms.Form):
+    """Deleting an ADMIN key asks for its description, typed: a pause before a big step."""
+
+    confirm_description = forms.CharField(
+        label="Type the key's description to confirm", required=False, strip=False
+    )
+
+    def __init__(self, *args, key: APIKey, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key = key
+        if not key.is_admin:
+            del self.fields["confirm_description"]
+        else:
+            self.fields["confirm_description"].widget.attrs["autocomplete"] = "off"
+
+    def clean_confirm_description(self):
+        value = self.cleaned_data["confirm_description"]
+        if value.strip() != self.key.description.strip():
+            raise forms.ValidationError(CONFIRMATION_MISMATCH)
+        return value
+
+
+class KeyFilterForm(forms.Form):
+    """The list's filters. Unknown values fall back to "all" rather than failing the page."""
+
+    type = forms.ChoiceField(
+        label="Type",
+        required=False,
+        choices=[("", "All types"), ("INFERENCE", "INFERENCE"), ("ADMIN", "ADMIN")],
+    )
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("active", "Active"),
+            ("expiring", "Expiring within 14 days"),
+            ("expired", "Expired"),
+            ("unused", "Unused for 30+ days"),
+            ("unlimited", "No consumption limit"),
+        ],
+    )
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Description or last 6", "autocomplete": "off"}
+        ),
+    )
+    sort = forms.ChoiceField(
+        label="Sort by",
+        required=False,
+        choices=[
+            ("-created", "Newest first"),
+            ("created", "Oldest first"),
+            ("-last_used", "Recently used"),
+            ("last_used", "Least recently used"),
+            ("expires", "Expiring soonest"),
+            ("-expires", "Expiring latest"),
+        ],
+    )
+
+    def query(self) -> KeyQuery:
+        """The valid values as a query; anything missing or unknown means "all" or the default."""
+        self.is_valid()
+        data = {name: value for name, value in self.cleaned_data.items() if value}
+        sort = data.get("sort", "-created")
+        return KeyQuery(
+            key_type=APIKeyType(data["type"]) if "type" in data else None,
+            status=KeyStatus(data["status"]) if "status" in data else None,
+            search=data.get("q", "").strip(),
+            sort=KeySort(sort.lstrip("-")),
+            descending=sort.startswith("-"),
+        )
+
+
+# --- Audit ------------------------------------------------------------------------------------
 
 AUDIT_DATE_ORDER_ERROR = "The end date must be on or after the start date."
 AUDIT_CURSOR_ERROR = "That page link is no longer valid; the list starts from the newest record."

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import audit, dashboard, health
+from accounts.views import audit, dashboard, health, keys
 
 audit_patterns = (
     [
@@ -11,8 +11,21 @@ audit_patterns = (
     "audit",
 )
 
+keys_patterns = (
+    [
+        path("", keys.key_list, name="list"),
+        # Before "<key_id>/": "new" is not a key id.
+        path("new/", keys.key_new, name="new"),
+        path("<str:key_id>/", keys.key_detail, name="detail"),
+        path("<str:key_id>/edit/", keys.key_edit, name="edit"),
+        path("<str:key_id>/delete/", keys.key_delete, name="delete"),
+    ],
+    "keys",
+)
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
     path("", include(audit_patterns)),
+    path("keys/", include(keys_patterns)),
 ]

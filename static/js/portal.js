@@ -15,4 +15,12 @@
       setTimeout(function () { button.textContent = original; }, 2000);
     });
   });
+
+  // <div data-replace-url="/keys/ID/"> on a page that must not come back on reload (the
+  // one-time secret): the address bar moves to that URL, so a reload opens it instead of
+  // re-posting the form. (HTMX swaps get the same from the HX-Replace-Url header.)
+  var replace = document.querySelector("[data-replace-url]");
+  if (replace && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", replace.getAttribute("data-replace-url"));
+  }
 })();

@@ -1,0 +1,266 @@
+"""API key changes: create, update, delete, each recorded before and after its upstream call.
+
+Every function here checks the actor's role again (views check first; this is the second lock),
+wraps the one Venice call in `audited(...)` so a pending record is committed before the call and
+completed after it, and lets the client's typed `VeniceError` through for the view to show.
+A key's secret is returned to the caller once and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import AuditAction, AuditEvent
+from accounts.roles import Ability
+from accounts.services.audit import SECRET_LOST, AuditContext, audited
+from accounts.venice import (
+    UNSET,
+    APIKey,
+    APIKeyType,
+    ConsumptionLimits,
+    LimitPeriod,
+    ModelPrivacy,
+    NotFoundError,
+    UpstreamUnavailableError,
+    VeniceClient,
+    VeniceError,
+    get_client,
+)
+from accounts.venice.client import _Unset
+
+logger = logging.getLogger(__name__)
+
+KEYS_REFUSED = "Your role may not create, change or delete API keys."
+ADMIN_KEYS_REFUSED = "Only Administrators may create, change or delete ADMIN keys."
+KEY_ALREADY_GONE = "Venice has no such key: it was already deleted."
+CREATE_OUTCOME_UNKNOWN = (
+    "The create timed out after it was sent, and the key list could not be read to find out "
+    "whether Venice created the key; reconcile_audit will."
+)
+
+# A create that timed out after sending is looked up by description, type and creation time;
+# a key created this long before the attempt (clock skew) or after it still counts.
+AMBIGUOUS_CREATE_WINDOW = timedelta(minutes=2)
+
+
+def api_key_create(
+    *,
+    context: AuditContext,
+    description: str,
+    api_key_type: APIKeyType = APIKeyType.INFERENCE,
+    consumption_limits: ConsumptionLimits | None = None,
+    limit_period: LimitPeriod | None = None,
+    model_privacy: ModelPrivacy | None = None,
+    expires_at: datetime | date | None = None,
+    client: VeniceClient | None = None,
+) -> APIKey:
+    """Create a key; the returned key carries its one-time `secret`.
+
+    When Venice timed out after the request was sent, the key may exist anyway: it is looked up
+    and, when found, returned with `secret=None` and recorded as created with `secret_lost`
+    (the key page then says so). Not found, or the lookup failing too, re-raises the timeout.
+    """
+    _check_may_manage(context, api_key_type)
+    client = client or get_client()
+    settings = {
+        "api_key_type": api_key_type,
+        "consumption_limits": consumption_limits,
+        "limit_period": limit_period,
+        "model_privacy": model_privacy,
+        "expires_at": expires_at,
+    }
+    attempted_at = timezone.now()
+    with audited(
+        context,
+        action=AuditAction.KEY_CREATED,
+        description=description,
+        details={"settings": _json_settings(settings)},
+    ) as record:
+        try:
+            created = client.api_keys.create(description, **settings)
+        except UpstreamUnavailableError as error:
+            if not _may_have_reached_venice(error):
+                raise
+            found = _find_created_key(
+                client,
+                description=description,
+                api_key_type=api_key_type,
+                attempted_at=attempted_at,
+                error=error,
+                record=record,
+            )
+            record.note_key(found)
+            record.add_details(**{SECRET_LOST: True}, timeout=str(error))
+            logger.warning("Key %s was created but its secret was lost to a timeout", found.id)
+            return found
+        record.note_key(created)
+    return created
+
+
+def api_key_update(
+    *,
+    context: AuditContext,
+    key: APIKey,
+    description: str | _Unset = UNSET,
+    expires_at: datetime | date | None | _Unset = UNSET,
+    consumption_limits: ConsumptionLimits | _Unset = UNSET,
+    limit_period: LimitPeriod | _Unset = UNSET,
+    model_privacy: ModelPrivacy | _Unset = UNSET,
+    client: VeniceClient | None = None,
+) -> APIKey:
+    """Change the given fields of `key` (as it is now). Only fields whose value differs are sent
+    and recorded (before → after); with none, nothing is sent or recorded and `key` comes back.
+    `expires_at=None` removes the expiry."""
+    _check_may_manage(context, key.api_key_type)
+    requested = {
+        "description": description,
+        "expires_at": expires_at,
+        "consumption_limits": consumption_limits,
+        "limit_period": limit_period,
+        "model_privacy": model_privacy,
+    }
+    patch = {
+        name: value
+        for name, value in requested.items()
+        if value is not UNSET and _json(value) != _json(getattr(key, name))
+    }
+    if not patch:
+        return key
+    changes = _changes(key, patch)
+    with audited(context, action=AuditAction.KEY_UPDATED, key=key, changes=changes):
+        updated = (client or get_client()).api_keys.update(key.id, **patch)
+    return updated
+
+
+def api_key_delete(
+    *,
+    context: AuditContext,
+    key: APIKey,
+    client: VeniceClient | None = None,
+) -> None:
+    """Delete `key` upstream. Venice having no such key is a failure (NotFoundError), recorded
+    and raised: the portal did not delete it."""
+    _check_may_manage(context, key.api_key_type)
+    with audited(context, action=AuditAction.KEY_DELETED, key=key):
+        if not (client or get_client()).api_keys.delete(key.id):
+            raise NotFoundError(KEY_ALREADY_GONE, status=404)
+
+
+def may_manage_key_type(user, api_key_type: APIKeyType) -> bool:
+    """Whether `user` may create, change or delete keys of this type (views ask this too)."""
+    if user is None or not user.has_perm(Ability.MANAGE_INFERENCE_KEYS.permission):
+        return False
+    return api_key_type != APIKeyType.ADMIN or user.has_perm(Ability.MANAGE_ADMIN_KEYS.permission)
+
+
+def _check_may_manage(context: AuditContext, api_key_type: APIKeyType) -> None:
+    if may_manage_key_type(context.user, api_key_type):
+        return
+    if api_key_type == APIKeyType.ADMIN and may_manage_key_type(context.user, APIKeyType.INFERENCE):
+        raise PermissionDenied(ADMIN_KEYS_REFUSED)
+    raise PermissionDenied(KEYS_REFUSED)
+
+
+def _may_have_reached_venice(error: UpstreamUnavailableError) -> bool:
+    """Whether the failed request may have been acted on: a timeout after it was sent (or a
+    dropped connection while waiting for the answer), as opposed to one that never left."""
+    return bool(getattr(error, "request_sent", False))
+
+
+@sensitive_variables()
+def _find_created_key(
+    client: VeniceClient,
+    *,
+    description: str,
+    api_key_type: APIKeyType,
+    attempted_at: datetime,
+    error: UpstreamUnavailableError,
+    record,
+) -> APIKey:
+    """The key a timed-out create made, from the upstream list; re-raises `error` if none."""
+    try:
+        keys = client.api_keys.list()
+    except VeniceError as lookup_error:
+        # Neither answer is known: the record stays pending, and reconcile_audit resolves it
+        # against the key list later. Nothing is silently orphaned.
+        record.add_details(lookup_error=str(lookup_error))
+        record.keep_pending(CREATE_OUTCOME_UNKNOWN)
+        raise error from lookup_error
+    now = timezone.now()
+    earliest, latest = attempted_at - AMBIGUOUS_CREATE_WINDOW, now + AMBIGUOUS_CREATE_WINDOW
+    candidates = [
+        key
+        for key in keys
+        if key.description == description
+        and key.api_key_type == api_key_type
+        and key.created_at is not None
+        and earliest <= key.created_at <= latest
+    ]
+    candidates = _not_yet_recorded(candidates)
+    if not candidates:
+        record.add_details(looked_up=True, found=False)
+        raise error
+    # Two portal creates of the same description in the same minute, both timing out, is the one
+    # case this cannot tell apart; the newest key unrecorded so far is the likelier.
+    candidates.sort(key=lambda key: key.created_at, reverse=True)
+    if len(candidates) > 1:
+        record.add_details(candidates=[key.id for key in candidates])
+    return candidates[0]
+
+
+def _not_yet_recorded(keys: list[APIKey]) -> list[APIKey]:
+    """Keys no audit record names yet (as another create, or a rotation's replacement)."""
+    known = set(
+        AuditEvent.objects.filter(key_id__in=[key.id for key in keys]).values_list(
+            "key_id", flat=True
+        )
+    )
+    return [key for key in keys if key.id not in known]
+
+
+def _changes(key: APIKey, patch: dict) -> dict:
+    """{field: [before, after]} for each changed field, limits per currency."""
+    changes = {}
+    for name, after in patch.items():
+        before = getattr(key, name)
+        if name == "consumption_limits":
+            for currency in ("usd", "diem"):
+                old, new = getattr(before, currency), getattr(after, currency)
+                if _json(old) != _json(new):
+                    changes[f"consumption_limits.{currency}"] = [_json(old), _json(new)]
+        else:
+            changes[name] = [_json(before), _json(after)]
+    return changes
+
+
+def _json_settings(settings: dict) -> dict:
+    out = {}
+    for name, value in settings.items():
+        if isinstance(value, ConsumptionLimits):
+            out["usd_limit"] = _json(value.usd)
+            out["diem_limit"] = _json(value.diem)
+        else:
+            out[name] = _json(value)
+    return out
+
+
+def _json(value):
+    """A JSON-safe form of a key field's value, also used to compare values."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, ConsumptionLimits):
+        return {"usd": _json(value.usd), "diem": _json(value.diem)}
+    return value

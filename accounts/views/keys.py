@@ -1,0 +1,255 @@
+"""The API key pages: list, one key, new, edit, delete.
+
+Each view checks the role, parses input, calls one selector or service, and renders; HTMX
+requests get the page's fragment. Venice's failures arrive as `VeniceError` and are shown in
+place with the user's input kept.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.access import ability_required, refuse
+from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
+from accounts.roles import Ability
+from accounts.selectors.keys import (
+    api_key_audit_trail,
+    api_key_flags,
+    api_key_get,
+    api_key_list,
+    api_key_secret_lost,
+    api_key_usage_meters,
+)
+from accounts.services.audit import audit_context_from_request
+from accounts.services.keys import (
+    ADMIN_KEYS_REFUSED,
+    api_key_create,
+    api_key_delete,
+    api_key_update,
+    may_manage_key_type,
+)
+from accounts.venice import APIKey, APIKeyType, ValidationError, VeniceError
+
+# Keys created from this session's create forms: {form token: key id}. A second POST of the
+# same form (a reload of the page that showed the secret, a double click) lands on the key
+# page instead of creating another key. Ids only; never the secret.
+_CREATED_SESSION_KEY = "keys_created_by_form"
+_CREATED_REMEMBERED = 20
+
+
+def _fragment(request) -> bool:
+    """An HTMX swap wants the fragment; a history restore or boosted load wants the page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+@ability_required(Ability.VIEW_KEYS)
+@require_GET
+@vary_on_headers("HX-Request")
+def key_list(request):
+    form = KeyFilterForm(request.GET)
+    query = form.query()
+    listing, error = None, None
+    try:
+        listing = api_key_list(query=query)
+    except VeniceError as exc:
+        error = exc
+    context = {
+        "form": form,
+        "listing": listing,
+        "error": error,
+        "may_create": request.user.has_perm(Ability.MANAGE_INFERENCE_KEYS.permission),
+        "sort_headers": _sort_headers(request, query),
+    }
+    template = "keys/list.html#rows" if _fragment(request) else "keys/list.html"
+    return render(request, template, context)
+
+
+# Sortable columns, and the direction a first click sorts them in.
+_SORTABLE = {"created": "-created", "last_used": "-last_used", "expires": "expires"}
+
+
+def _sort_headers(request, query) -> dict:
+    """For each sortable column: the link that sorts by it (or flips it) and its aria-sort."""
+    headers = {}
+    for column, first in _SORTABLE.items():
+        params = request.GET.copy()
+        if query.sort == column:
+            params["sort"] = column if query.descending else f"-{column}"
+            aria_sort = "descending" if query.descending else "ascending"
+        else:
+            params["sort"] = first
+            aria_sort = None
+        headers[column] = {"url": f"?{params.urlencode()}", "aria_sort": aria_sort}
+    return headers
+
+
+@ability_required(Ability.VIEW_KEYS)
+@require_GET
+def key_detail(request, key_id: str):
+    key, error = _fetch(key_id)
+    if error is not None:
+        return _upstream_error_page(request, error)
+    if key is None:
+        return _not_found(request, key_id)
+    context = {
+        "key": key,
+        "flags": api_key_flags(
+            key, now=timezone.now(), secret_lost=api_key_secret_lost(key_id=key.id)
+        ),
+        "meters": api_key_usage_meters(key),
+        "audit_events": api_key_audit_trail(key_id=key.id),
+        "may_manage": may_manage_key_type(request.user, key.api_key_type),
+    }
+    return render(request, "keys/detail.html", context)
+
+
+@ability_required(Ability.MANAGE_INFERENCE_KEYS)
+@require_http_methods(["GET", "POST"])
+@never_cache
+def key_new(request):
+    may_create_admin = request.user.has_perm(Ability.MANAGE_ADMIN_KEYS.permission)
+    if request.method == "POST" and request.POST.get("api_key_type") == APIKeyType.ADMIN:
+        if not may_create_admin:
+            return refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
+
+    form = KeyCreateForm(request.POST or None, allow_admin=may_create_admin)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["submission"]
+        already = request.session.get(_CREATED_SESSION_KEY, {}).get(token)
+        if already:
+            messages.info(request, "That key was already created; its secret is shown only once.")
+            return _redirect(request, reverse("keys:detail", args=[already]))
+        try:
+            created = api_key_create(context=audit_context_from_request(request), **form.settings())
+        except ValidationError as exc:
+            form.add_upstream_errors(exc)
+            error = exc
+        except VeniceError as exc:
+            error = exc
+        else:
+            _remember_created(request, token, created.id)
+            return _created_page(request, created)
+
+    template = "keys/new.html#form" if _fragment(request) else "keys/new.html"
+    return render(request, template, {"form": form, "error": error})
+
+
+@sensitive_variables("created")
+def _created_page(request, created: APIKey):
+    """The secret, once: this response is the only place it ever appears. It is not cached
+    (never_cache on the view), and the address bar is moved to the key's page, so a reload
+    shows that page without the secret."""
+    key_url = reverse("keys:detail", args=[created.id])
+    context = {"key": created, "secret": created.secret, "key_url": key_url}
+    if _fragment(request):
+        response = render(request, "keys/created.html#created", context)
+        response["HX-Retarget"] = "#main"
+        response["HX-Reswap"] = "innerHTML show:top"
+        response["HX-Replace-Url"] = key_url
+        return response
+    return render(request, "keys/created.html", context)
+
+
+@ability_required(Ability.MANAGE_INFERENCE_KEYS)
+@require_http_methods(["GET", "POST"])
+def key_edit(request, key_id: str):
+    key, refusal = _key_to_manage(request, key_id)
+    if refusal is not None:
+        return refusal
+
+    form = KeyEditForm(request.POST or None, key=key)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        if not changes:
+            messages.info(request, "Nothing changed.")
+            return _redirect(request, reverse("keys:detail", args=[key.id]))
+        try:
+            api_key_update(context=audit_context_from_request(request), key=key, **changes)
+        except ValidationError as exc:
+            form.add_upstream_errors(exc)
+            error = exc
+        except VeniceError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Saved the changes to “{key.description}”.")
+            return _redirect(request, reverse("keys:detail", args=[key.id]))
+
+    template = "keys/edit.html#form" if _fragment(request) else "keys/edit.html"
+    return render(request, template, {"form": form, "key": key, "error": error})
+
+
+@ability_required(Ability.MANAGE_INFERENCE_KEYS)
+@require_http_methods(["GET", "POST"])
+def key_delete(request, key_id: str):
+    key, refusal = _key_to_manage(request, key_id)
+    if refusal is not None:
+        return refusal
+
+    form = KeyDeleteForm(request.POST or None, key=key)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            api_key_delete(context=audit_context_from_request(request), key=key)
+        except VeniceError as exc:
+            error = exc
+        else:
+            messages.success(
+                request, format_html("Deleted “{}” (…{}).", key.description, key.last6)
+            )
+            return _redirect(request, reverse("keys:list"))
+
+    template = "keys/delete.html#form" if _fragment(request) else "keys/delete.html"
+    return render(request, template, {"form": form, "key": key, "error": error})
+
+
+def _key_to_manage(request, key_id: str):
+    """(key, None) when the user may change this key, else (None, the response to send)."""
+    key, error = _fetch(key_id)
+    if error is not None:
+        return None, _upstream_error_page(request, error)
+    if key is None:
+        return None, _not_found(request, key_id)
+    if not may_manage_key_type(request.user, key.api_key_type):
+        return None, refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
+    return key, None
+
+
+def _fetch(key_id: str) -> tuple[APIKey | None, VeniceError | None]:
+    try:
+        return api_key_get(key_id=key_id), None
+    except VeniceError as exc:
+        return None, exc
+
+
+def _not_found(request, key_id: str):
+    return render(request, "keys/not_found.html", {"key_id": key_id}, status=404)
+
+
+def _upstream_error_page(request, error: VeniceError):
+    # The page has nothing to show without Venice: a 503 that says why, never a 500.
+    return render(request, "keys/unavailable.html", {"error": error}, status=503)
+
+
+def _redirect(request, url: str):
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _remember_created(request, token: str, key_id: str) -> None:
+    created = dict(request.session.get(_CREATED_SESSION_KEY, {}))
+    created[token] = key_id
+    # Keep the newest few: dicts keep insertion order.
+    request.session[_CREATED_SESSION_KEY] = dict(list(created.items())[-_CREATED_REMEMBERED:])
