@@ -394,6 +394,33 @@ class AuditEvent(models.Model):
 # --- Rotation ---------------------------------------------------------------------------------
 
 
+class RotationState(models.TextChoices):
+    STARTED = "started", "Started"
+    REPLACEMENT_CREATED = "replacement_created", "Replacement created"
+    GRACE = "grace", "In grace period"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    ABORTED = "aborted", "Aborted"
+
+
+# A failed rotation stays open: it holds the key until someone resumes or aborts it, so a
+# second rotation cannot start next to a half-finished one.
+ROTATION_OPEN_STATES = (
+    RotationState.STARTED,
+    RotationState.REPLACEMENT_CREATED,
+    RotationState.GRACE,
+    RotationState.FAILED,
+)
+
+
+class RotationGrace(models.TextChoices):
+    NOW = "now", "None: delete the old key now"
+    HOUR = "1h", "1 hour"
+    DAY = "24h", "24 hours"
+    WEEK = "7d", "7 days"
+    CUSTOM = "custom", "Until a time I choose"
+
+
 class Rotation(models.Model):
     """One rotation of one Venice key: replace it, show the new secret once, retire the old one.
 
@@ -402,28 +429,14 @@ class Rotation(models.Model):
     needs to tell the story after the old key is gone, and never a secret.
     """
 
-    class State(models.TextChoices):
-        STARTED = "started", "Started"
-        REPLACEMENT_CREATED = "replacement_created", "Replacement created"
-        GRACE = "grace", "In grace period"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        ABORTED = "aborted", "Aborted"
-
-    class Grace(models.TextChoices):
-        NOW = "now", "None: delete the old key now"
-        HOUR = "1h", "1 hour"
-        DAY = "24h", "24 hours"
-        WEEK = "7d", "7 days"
-        CUSTOM = "custom", "Until a time I choose"
+    State = RotationState
+    Grace = RotationGrace
 
     class KeyType(models.TextChoices):
         INFERENCE = "INFERENCE", "Inference"
         ADMIN = "ADMIN", "Admin"
 
-    # A failed rotation stays open: it holds the key until someone resumes or aborts it, so a
-    # second rotation cannot start next to a half-finished one.
-    OPEN_STATES = (State.STARTED, State.REPLACEMENT_CREATED, State.GRACE, State.FAILED)
+    OPEN_STATES = ROTATION_OPEN_STATES
     CLOSED_STATES = (State.COMPLETED, State.ABORTED)
 
     # The old key, as it was when the rotation started.
@@ -472,17 +485,17 @@ class Rotation(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(state__in=[state.value for state in State]),
+                condition=Q(state__in=RotationState.values),
                 name="rotation_state_valid",
             ),
             models.CheckConstraint(
-                condition=Q(grace__in=[grace.value for grace in Grace]),
+                condition=Q(grace__in=RotationGrace.values),
                 name="rotation_grace_valid",
             ),
             # One open rotation per key, also when two requests race: the database decides.
             models.UniqueConstraint(
                 fields=["old_key_id"],
-                condition=Q(state__in=["started", "replacement_created", "grace", "failed"]),
+                condition=Q(state__in=[state.value for state in ROTATION_OPEN_STATES]),
                 name="rotation_one_open_per_key",
             ),
         ]

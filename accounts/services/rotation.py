@@ -2,9 +2,9 @@
 
 The workflow is dual-phase and every step is audited before it calls Venice:
 
-    started ──create replacement──▶ replacement_created ──delete old key──▶ completed
-                                            │
-                                            └─PATCH old expiresAt─▶ grace ──(cron) delete──▶ completed
+    started ─create replacement─▶ replacement_created ─delete old key─▶ completed
+                                         │
+                                         └─PATCH old expiresAt─▶ grace ─(cron) delete─▶ completed
 
 A failing step moves the rotation to `failed` (remembering the step in `failed_step`); from
 there `rotation_resume` retries that step and `rotation_abort` closes the rotation. A failed
@@ -25,27 +25,27 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Rotation
-from accounts.roles import Ability
-from accounts.services.audit import AuditContext, audited
+from accounts.models import AuditAction, Rotation
+from accounts.services.audit import SECRET_LOST, AuditContext, audited
+from accounts.services.keys import may_manage_key_type
 from accounts.venice import APIKey, APIKeyType, NotFoundError, VeniceError, get_client
 
 State = Rotation.State
 Grace = Rotation.Grace
 
-# Actions (the audit branch's vocabulary).
-ACTION_STARTED = "key.rotation.started"
-ACTION_REPLACEMENT_CREATED = "key.rotation.replacement_created"
-ACTION_OLD_KEY_SCHEDULED = "key.rotation.old_key_scheduled"
-ACTION_OLD_KEY_DELETED = "key.rotation.old_key_deleted"
-ACTION_COMPLETED = "key.rotation.completed"
-ACTION_FAILED = "key.rotation.failed"
-ACTION_ABORTED = "key.rotation.aborted"
-ACTION_KEY_DELETED = "key.deleted"
+ACTION_STARTED = AuditAction.ROTATION_STARTED
+ACTION_REPLACEMENT_CREATED = AuditAction.ROTATION_REPLACEMENT_CREATED
+ACTION_OLD_KEY_SCHEDULED = AuditAction.ROTATION_OLD_KEY_SCHEDULED
+ACTION_OLD_KEY_DELETED = AuditAction.ROTATION_OLD_KEY_DELETED
+ACTION_COMPLETED = AuditAction.ROTATION_COMPLETED
+ACTION_FAILED = AuditAction.ROTATION_FAILED
+ACTION_ABORTED = AuditAction.ROTATION_ABORTED
+ACTION_KEY_DELETED = AuditAction.KEY_DELETED
 
 # Error texts (tests reuse them).
 ROTATION_ALREADY_OPEN = (
@@ -105,7 +105,7 @@ class RotationError(Exception):
         self.message = message
 
 
-class RotationRefused(RotationError):
+class RotationRefused(RotationError, PermissionDenied):
     """The actor's role may not rotate this key (views answer 403)."""
 
 
@@ -138,7 +138,7 @@ def replacement_description(description: str, rotation_id: int) -> str:
 
 
 def parse_duration(value: str) -> timedelta:
-    """"90m", "24h", "7d", "90d" as a timedelta; ValueError otherwise."""
+    """ "90m", "24h", "7d", "90d" as a timedelta; ValueError otherwise."""
     match = _DURATION.match(value.strip().lower())
     if not match:
         raise ValueError(f"{value!r} is not a duration like 90m, 24h or 7d")
@@ -168,10 +168,7 @@ def may_rotate(user, key_type: str) -> bool:
     """Key managers may rotate INFERENCE keys; ADMIN keys only Administrators."""
     if user is None or not user.is_authenticated:
         return False
-    ability = (
-        Ability.MANAGE_ADMIN_KEYS if key_type == APIKeyType.ADMIN else Ability.MANAGE_INFERENCE_KEYS
-    )
-    return user.has_perm(ability.permission)
+    return may_manage_key_type(user, APIKeyType(key_type))
 
 
 def open_rotation_for(key_id: str) -> Rotation | None:
@@ -193,8 +190,8 @@ def can_resume(rotation: Rotation, *, now: datetime | None = None) -> bool:
     if rotation.state == State.FAILED:
         return True
     if rotation.state == State.GRACE:
-        return rotation.retire_at is not None and rotation.retire_at <= now and _lease_free(
-            rotation
+        return (
+            rotation.retire_at is not None and rotation.retire_at <= now and _lease_free(rotation)
         )
     return rotation.state in (State.STARTED, State.REPLACEMENT_CREATED) and _lease_free(rotation)
 
@@ -318,7 +315,7 @@ def rotation_abort(
                 "new_key_id": rotation.new_key_id,
             },
         ) as record:
-            if rotation.old_key_scheduled_at and not rotation.old_key_deleted_at:
+            if _may_restore_expiry(rotation, now):
                 try:
                     client.api_keys.update(rotation.old_key_id, expires_at=rotation.old_expires_at)
                     record.add_details(old_key_expiry_restored=_iso(rotation.old_expires_at))
@@ -375,9 +372,7 @@ def rotations_policy_due(*, older_than: timedelta, now: datetime | None = None) 
     cutoff = now - older_than
     keys = get_client().api_keys.list()
     busy = set(
-        Rotation.objects.filter(state__in=Rotation.OPEN_STATES).values_list(
-            "old_key_id", flat=True
-        )
+        Rotation.objects.filter(state__in=Rotation.OPEN_STATES).values_list("old_key_id", flat=True)
     )
     return sorted(
         (k for k in keys if k.created_at and k.created_at <= cutoff and k.id not in busy),
@@ -504,7 +499,7 @@ def _create_replacement(
     ) as record:
         new = client.api_keys.create(
             description,
-            api_key_type=old.api_key_type,
+            api_key_type=APIKeyType(rotation.old_key_type),
             consumption_limits=old.consumption_limits,
             limit_period=old.limit_period,
             model_privacy=old.model_privacy,
@@ -534,7 +529,11 @@ def _retire_old(rotation: Rotation, context: AuditContext, *, client, now: datet
         description=rotation.old_description,
         last6=rotation.old_last6,
         changes={"expires_at": [_iso(rotation.old_expires_at), _iso(rotation.retire_at)]},
-        details={"rotation": rotation.pk, "grace": rotation.grace, "new_key_id": rotation.new_key_id},
+        details={
+            "rotation": rotation.pk,
+            "grace": rotation.grace,
+            "new_key_id": rotation.new_key_id,
+        },
     ):
         # Venice itself stops the old key at the end of the grace period; the delete that
         # follows (finish_rotations) only tidies up.
@@ -597,7 +596,9 @@ def _fail(rotation: Rotation, context: AuditContext, *, step: str, error: Venice
         )
 
 
-def _delete_orphans(client, rotation: Rotation, *, context: AuditContext | None = None) -> list[str]:
+def _delete_orphans(
+    client, rotation: Rotation, *, context: AuditContext | None = None
+) -> list[str]:
     """Delete keys this rotation asked for but never heard about (their secret is lost).
 
     They are recognised by the rotation's own description (it names the rotation) and a
@@ -611,6 +612,7 @@ def _delete_orphans(client, rotation: Rotation, *, context: AuditContext | None 
         for key in client.api_keys.list()
         if key.id != rotation.old_key_id
         and key.description == rotation.new_description
+        and key.api_key_type == rotation.old_key_type
         and (key.created_at is None or key.created_at >= earliest)
     ]
     deleted = []
@@ -624,8 +626,9 @@ def _delete_orphans(client, rotation: Rotation, *, context: AuditContext | None 
                 key=key,
                 details={
                     "rotation": rotation.pk,
-                    "reason": "replacement created by a request that never answered; "
-                    "its secret was never received",
+                    SECRET_LOST: True,
+                    "reason": "a replacement created by a request that never answered; "
+                    "its secret never reached anyone",
                 },
             ):
                 _delete_quietly(client, key.id)
@@ -685,6 +688,15 @@ def _new_expiry(value: datetime | date | None, *, now: datetime) -> datetime | N
     return value
 
 
+def _may_restore_expiry(rotation: Rotation, now: datetime) -> bool:
+    """Whether aborting should give the old key back its expiry: only when the grace period
+    changed it, the key still exists, and the old expiry is not already past (Venice refuses
+    an expiry in the past, and such a key has expired anyway)."""
+    if not rotation.old_key_scheduled_at or rotation.old_key_deleted_at:
+        return False
+    return rotation.old_expires_at is None or rotation.old_expires_at > now
+
+
 def _lease_free_q() -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
 
@@ -715,11 +727,7 @@ def _save(rotation: Rotation, **fields) -> None:
 
 def _delete_quietly(client, key_id: str) -> bool:
     """Delete a key; False if it was already gone (the goal is reached either way)."""
-    try:
-        client.api_keys.delete(key_id)
-    except NotFoundError:
-        return False
-    return True
+    return client.api_keys.delete(key_id)
 
 
 def _is_saved_user(user) -> bool:

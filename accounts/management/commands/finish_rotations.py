@@ -78,7 +78,9 @@ class Command(BaseCommand):
             else "No grace period has ended; nothing to do."
         )
         if failed:
-            raise CommandError(f"{failed} rotation(s) failed; resume or abort them on the key page.")
+            raise CommandError(
+                f"{failed} rotation(s) failed; resume or abort them on the key page."
+            )
 
     def _policy(self, context, user, older_than, apply, grace, secrets_dir):
         try:

@@ -13,7 +13,7 @@ from accounts.services.rotation import (
 )
 from accounts.venice import VeniceError
 
-SECRET_DESTINATION_REQUIRED = (
+DESTINATION_REQUIRED = (
     "Say where the new secret goes: --secret-to FILE (created with mode 600) or "
     "--print-secret. Without one, the replacement's secret would be lost."
 )
@@ -35,9 +35,7 @@ class Command(BaseCommand):
             help="How long the old key keeps working: now, 1h, 24h, 7d, another duration "
             "(90m, 3d) or an ISO date/time.",
         )
-        parser.add_argument(
-            "--actor", required=True, help="The portal user the audit log names."
-        )
+        parser.add_argument("--actor", required=True, help="The portal user the audit log names.")
         parser.add_argument(
             "--expires-at",
             help="The new key's expiry (YYYY-MM-DD or ISO date/time, UTC); default: never.",
@@ -56,7 +54,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, key_id, grace, actor, expires_at, secret_to, print_secret, **options):
         if not secret_to and not print_secret:
-            raise CommandError(SECRET_DESTINATION_REQUIRED)
+            raise CommandError(DESTINATION_REQUIRED)
         user = _user(actor)
         now = timezone.now()
         try:
@@ -118,7 +116,9 @@ def _expiry(value: str) -> datetime | date:
             return date.fromisoformat(value)
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"--expires-at {value!r} is not a date (YYYY-MM-DD) or ISO time.") from None
+        raise CommandError(
+            f"--expires-at {value!r} is not a date (YYYY-MM-DD) or an ISO date and time."
+        ) from None
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.UTC)
 
 
