@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -68,6 +69,10 @@ ROTATION_NOT_ABORTABLE = "This rotation is {state}; it can no longer be aborted.
 ROTATION_ABORT_WOULD_LEAVE_NO_KEY = (
     "The old key is already deleted, so the replacement is the only key left: it cannot be "
     "deleted by aborting. Resume the rotation instead."
+)
+ROTATION_PORTAL_KEY_NOW = (
+    "This is the ADMIN key the portal itself uses: deleting it now would lock the portal out. "
+    "Choose a grace period, and put the new key in VENICE_API_KEY before it ends."
 )
 ROTATION_OLD_KEY_GONE = (
     "The old key no longer exists in Venice, so its settings cannot be copied to a "
@@ -171,6 +176,19 @@ def may_rotate(user, key_type: str) -> bool:
     return may_manage_key_type(user, APIKeyType(key_type))
 
 
+def is_portal_key(key: APIKey) -> bool:
+    """Whether this is (by its last six characters) the ADMIN key the portal calls Venice with:
+    retiring it locks the portal out until VENICE_API_KEY holds the replacement."""
+    if key.api_key_type != APIKeyType.ADMIN or not key.last6:
+        return False
+    secret = settings.VENICE_API_KEY
+    if not secret:
+        from accounts.sandbox import get_sandbox
+
+        secret = get_sandbox().admin_key
+    return secret[-6:] == key.last6
+
+
 def open_rotation_for(key_id: str) -> Rotation | None:
     """The key's open rotation (started, replacement created, in grace, or failed), if any."""
     return Rotation.objects.filter(old_key_id=key_id, state__in=Rotation.OPEN_STATES).first()
@@ -236,6 +254,8 @@ def rotation_start(
     if old is None:
         raise RotationError(ROTATION_KEY_NOT_FOUND)
     _check_may_rotate(context.user, old.api_key_type)
+    if grace == Grace.NOW and is_portal_key(old):
+        raise RotationError(ROTATION_PORTAL_KEY_NOW)
     retire_at = _retire_time(grace, grace_ends_at, now=now, old_expires_at=old.expires_at)
     new_expires_at = _new_expiry(new_expires_at, now=now)
 
@@ -328,7 +348,7 @@ def rotation_abort(
             elif rotation.replacement_requested_at:
                 orphans = _delete_orphans(client, rotation)
                 record.add_details(orphaned_replacements_deleted=orphans)
-            _save(rotation, state=State.ABORTED, finished_at=now, lease_until=None)
+            _save(rotation, state=State.ABORTED, finished_at=timezone.now(), lease_until=None)
     except VeniceError as error:
         _save(rotation, last_error=error.user_message, lease_until=None)
         raise
@@ -512,7 +532,7 @@ def _create_replacement(
         state=State.REPLACEMENT_CREATED,
         new_key_id=new.id,
         new_last6=new.last6,
-        replacement_created_at=now,
+        replacement_created_at=timezone.now(),
     )
     return new.secret
 
@@ -538,7 +558,7 @@ def _retire_old(rotation: Rotation, context: AuditContext, *, client, now: datet
         # Venice itself stops the old key at the end of the grace period; the delete that
         # follows (finish_rotations) only tidies up.
         client.api_keys.update(rotation.old_key_id, expires_at=rotation.retire_at)
-    _save(rotation, state=State.GRACE, old_key_scheduled_at=now)
+    _save(rotation, state=State.GRACE, old_key_scheduled_at=timezone.now())
 
 
 def _delete_old(rotation: Rotation, context: AuditContext, *, client, now: datetime) -> None:
@@ -552,7 +572,7 @@ def _delete_old(rotation: Rotation, context: AuditContext, *, client, now: datet
     ) as record:
         if not _delete_quietly(client, rotation.old_key_id):
             record.add_details(already_gone=True)
-    _save(rotation, old_key_deleted_at=now)
+    _save(rotation, old_key_deleted_at=timezone.now())
 
 
 def _complete(rotation: Rotation, context: AuditContext, *, now: datetime) -> None:
@@ -569,7 +589,13 @@ def _complete(rotation: Rotation, context: AuditContext, *, now: datetime) -> No
             "grace": rotation.grace,
         },
     ):
-        _save(rotation, state=State.COMPLETED, finished_at=now, failed_step="", last_error="")
+        _save(
+            rotation,
+            state=State.COMPLETED,
+            finished_at=timezone.now(),
+            failed_step="",
+            last_error="",
+        )
 
 
 def _fail(rotation: Rotation, context: AuditContext, *, step: str, error: VeniceError) -> None:
@@ -665,11 +691,14 @@ def _retire_time(
     if grace == Grace.CUSTOM:
         if custom is None:
             raise RotationError(GRACE_CUSTOM_REQUIRED)
+        if timezone.is_naive(custom):
+            custom = timezone.make_aware(custom, timezone.UTC)
         if custom <= now:
             raise RotationError(GRACE_CUSTOM_IN_PAST)
-        retire_at = custom
+        retire_at = custom.replace(microsecond=0)
     else:
-        retire_at = now + GRACE_PERIODS[grace]
+        # Whole seconds: the time Venice is sent and the time shown are the same.
+        retire_at = (now + GRACE_PERIODS[grace]).replace(microsecond=0)
     # A grace period never lengthens a key's life: one that expires sooner keeps its expiry.
     if old_expires_at is not None and old_expires_at < retire_at:
         retire_at = max(old_expires_at, now)
