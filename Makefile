@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint pytest serve bench install clean
+.PHONY: run test lint pytest serve bench install clean sandbox sandbox-reset
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ run: install var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The Venice sandbox over real HTTP (point VENICE_API_BASE at the URL it prints), sharing
+# var/sandbox.json with `make run`; `make sandbox-reset` restores the seeded demo account.
+SANDBOX_PORT ?= 8765
+sandbox: install var
+	$(BIN)/python manage.py venice_sandbox --port $(SANDBOX_PORT)
+
+sandbox-reset: install var
+	$(BIN)/python manage.py venice_sandbox --reset
 
 lint: install
 	$(BIN)/ruff check .

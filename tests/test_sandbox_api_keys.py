@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from accounts.sandbox.core import (
+from accounts.sandbox.rules import (
     ADMIN_REQUIRED,
     AUTH_FAILED,
     INVALID_PARAMETERS,

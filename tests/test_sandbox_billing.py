@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from accounts.sandbox.core import CURSOR_WITH_FILTERS, INVALID_CURSOR, USAGE_SUNSET
 from accounts.sandbox.cursor import sign_cursor
+from accounts.sandbox.rules import CURSOR_WITH_FILTERS, INVALID_CURSOR, USAGE_SUNSET
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FILENAME = re.compile(r"^attachment; filename=billing-usage-history-\d{8}T\d{9}Z\.csv$")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from accounts.sandbox.core import (
+from accounts.sandbox.rules import (
     ADMIN_REQUIRED,
     CREATION_RATE_LIMITED,
     FAILED_REQUESTS_BLOCKED,

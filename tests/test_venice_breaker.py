@@ -2,15 +2,20 @@
 arbitrary interleavings of many callers (a simulation driven by a fake clock)."""
 
 import random
+import threading
 
 import pytest
 from django.core.cache import cache
+from requests.adapters import BaseAdapter
 
+from accounts.sandbox import SANDBOX_BASE_URL
+from accounts.venice import APIKeyError
 from accounts.venice.breaker import CircuitBreaker
 from accounts.venice.errors import UpstreamUnavailableError
 from tests.fixtures.venice import FakeClock
 
 VENICE_LIMIT = 20  # Venice blocks callers after more than 20 failures in 30 s
+BREAKER_OPTIONS: dict = {}  # the defaults are what is proven
 
 
 @pytest.fixture(autouse=True)
@@ -125,4 +130,128 @@ def test_no_interleaving_of_callers_gets_more_than_20_failures_into_any_30_secon
 
     assert len(failures_at) > 30  # the simulation did push
     worst = max(sum(1 for t in failures_at if start <= t < start + 30) for start in failures_at)
+    assert worst <= VENICE_LIMIT
+
+
+# --- over the real stack: the client, requests, the sandbox -------------------------------------
+
+
+class Recording(BaseAdapter):
+    """The sandbox's adapter, noting the (fake) time at which each request reached it."""
+
+    def __init__(self, inner, clock, log):
+        super().__init__()
+        self.inner, self.clock, self.log = inner, clock, log
+
+    def send(self, request, **kwargs):
+        self.log.append(self.clock())
+        return self.inner.send(request, **kwargs)
+
+    def close(self):
+        pass
+
+
+def test_the_client_fails_fast_once_the_circuit_is_open(venice, sandbox):
+    sandbox.faults.inject("/billing/balance", status=503)
+    with pytest.raises(UpstreamUnavailableError):
+        venice.billing.get_balance()  # three attempts
+    with pytest.raises(UpstreamUnavailableError):
+        venice.billing.get_balance()  # two more open the circuit; the third is refused
+    assert len(sandbox.received) == 5
+    assert venice.breaker.state() == "open"
+
+    with pytest.raises(UpstreamUnavailableError, match="paused") as refused:
+        venice.api_keys.list()  # every endpoint of the account fails fast
+    assert len(sandbox.received) == 5
+    assert refused.value.request_sent is False
+    assert isinstance(refused.value, APIKeyError)
+
+
+def test_after_the_cooldown_one_good_call_closes_the_circuit(venice, sandbox, venice_clock):
+    fault = sandbox.faults.inject("/billing/balance", status=503)
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailableError):
+            venice.billing.get_balance()
+    sandbox.faults.remove(fault)
+    venice_clock.advance(30)
+
+    assert venice.breaker.state() == "half-open"
+    assert venice.billing.get_balance()
+    assert venice.breaker.state() == "closed"
+    assert venice.api_keys.list()
+
+
+def test_a_failed_trial_keeps_the_circuit_open(venice, sandbox, venice_clock):
+    sandbox.faults.inject("/billing/balance", status=503)
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailableError):
+            venice.billing.get_balance()
+    venice_clock.advance(30)
+    received = len(sandbox.received)
+
+    with pytest.raises(UpstreamUnavailableError):
+        venice.billing.get_balance()
+
+    assert len(sandbox.received) == received + 1  # the trial, and no retry behind it
+    assert venice.breaker.state() == "open"
+
+
+def test_client_errors_never_open_the_circuit(venice, sandbox):
+    for _ in range(10):
+        assert venice.api_keys.get("no-such-key") is None
+
+    assert venice.breaker.state() == "closed"
+
+
+def test_whatever_the_callers_do_at_most_20_failures_reach_venice_in_30_seconds(
+    make_venice, sandbox, venice_clock
+):
+    """Four workers of eight threads each hammer an account whose Venice is down, with every
+    kind of upstream failure, while time moves on; no 30-second window sees more than 20."""
+    # The most recent fault is tried first: 503s, else read timeouts, else dropped connections,
+    # each after a little real latency so that many requests are in flight at once.
+    sandbox.faults.inject("*", "*", drop=True, latency=0.02)
+    sandbox.faults.inject("*", "*", timeout="after", rate=0.5, latency=0.02)
+    sandbox.faults.inject("*", "*", status=503, rate=0.6, latency=0.02)
+    reached: list[float] = []
+    workers = []
+    for _ in range(4):
+        client = make_venice(cache_ttl=0, **BREAKER_OPTIONS)
+        client.transport.session.mount(
+            SANDBOX_BASE_URL, Recording(sandbox.adapter(), venice_clock, reached)
+        )
+        workers.append(client)
+
+    def caller(client, seed):
+        rng = random.Random(seed)
+        for _ in range(25):
+            call = rng.choice(
+                [
+                    client.api_keys.list,
+                    client.billing.get_balance,
+                    lambda: client.api_keys.create("Never made"),
+                    lambda: client.api_keys.delete("k"),
+                ]
+            )
+            try:
+                call()
+            except UpstreamUnavailableError:
+                pass
+            venice_clock.advance(rng.choice([0, 0.1, 0.5, 1, 3]))
+
+    threads = [
+        threading.Thread(target=caller, args=(client, index * 10 + n))
+        for index, client in enumerate(workers)
+        for n in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # 800 calls were made; some reached Venice whenever the breaker let them.
+    assert len(reached) > 10
+    reached.sort()
+    worst = max(sum(1 for t in reached if start <= t < start + 30) for start in reached)
+    print(f"{len(reached)} requests reached Venice; at most {worst} in any 30 s")
     assert worst <= VENICE_LIMIT

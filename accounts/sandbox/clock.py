@@ -68,3 +68,16 @@ def from_ms(ms: int) -> datetime:
 def iso_ms(ms: int) -> str:
     """2026-06-15T19:05:10.504Z: how Venice writes timestamps."""
     return from_ms(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+DAY_MS = 86_400_000
+
+
+def midnight_ms(ms: int) -> int:
+    """The start of the UTC day (Venice's epoch) holding this instant."""
+    return ms - ms % DAY_MS
+
+
+def month_start_ms(ms: int) -> int:
+    when = from_ms(ms)
+    return to_ms(datetime(when.year, when.month, 1, tzinfo=UTC))

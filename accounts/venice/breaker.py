@@ -152,7 +152,9 @@ class CircuitBreaker:
             self._decr(slot)
             if trial:
                 self.cache.delete(self._trial_key)
-            logger.warning("Venice failure budget spent: refusing a call (%s held)", held - 1)
+            # Once per bucket, not once per refused call: an incident must not flood the log.
+            if self.cache.add(self._key(f"budget-logged:{bucket}"), 1, timeout=self.window):
+                logger.warning("Venice failure budget spent: refusing calls for a few seconds")
             raise self._error(BUDGET_MESSAGE, (bucket + 1) * self.bucket_width)
         return Ticket(slot=slot, trial=trial)
 

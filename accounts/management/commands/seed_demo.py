@@ -1,11 +1,13 @@
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from accounts.management.commands.assign_role import assign_role
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from accounts.sandbox import get_sandbox
 
 DEMO_USERS = (
     ("admin", "Ada", ADMINISTRATOR),
@@ -18,7 +20,9 @@ DEMO_USERS = (
 class Command(BaseCommand):
     help = (
         "Create one demo user per role. New users get a generated password, printed once "
-        "(or DEMO_PASSWORD when set); existing users keep theirs unless --reset-passwords."
+        "(or DEMO_PASSWORD when set); existing users keep theirs unless --reset-passwords. "
+        "In sandbox mode (no VENICE_API_KEY), also make sure the sandbox account exists in "
+        "its state file (seeded once; `venice_sandbox --reset` starts it over)."
     )
 
     def add_arguments(self, parser):
@@ -46,3 +50,13 @@ class Command(BaseCommand):
                 shown = "(unchanged; run seed_demo --reset-passwords for a new one)"
             self.stdout.write(f"  {role:<14} {username:<11} {shown}")
         self.stdout.write(f"{len(DEMO_USERS)} demo users ready.")
+        if settings.VENICE_SANDBOX:
+            self._ensure_sandbox()
+
+    def _ensure_sandbox(self):
+        sandbox = get_sandbox()  # loads the state file, or seeds and saves it
+        where = sandbox.state_file or "memory only (VENICE_SANDBOX_STATE_FILE is empty)"
+        self.stdout.write(
+            f"Venice sandbox account (seed {sandbox.seed}, "
+            f"{len(sandbox.key_ids(include_expired=False))} active keys) kept in {where}."
+        )

@@ -1,0 +1,125 @@
+"""The sandbox's state file: saved atomically after each change, loaded on the next start."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+import accounts.sandbox
+from accounts.sandbox import Sandbox, get_sandbox, reset_sandbox
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.sandbox_at(NOW)
+
+
+def _call(sandbox, method, path, *, query=None, body=None):
+    return sandbox.handle(
+        method,
+        path,
+        query or {},
+        {"Authorization": f"Bearer {sandbox.admin_key}", "Content-Type": "application/json"},
+        json.dumps(body).encode() if body is not None else b"",
+    )
+
+
+def test_seeding_is_deterministic_for_a_seed_and_differs_between_seeds():
+    one, same, other = Sandbox(seed=7, now=NOW), Sandbox(seed=7, now=NOW), Sandbox(seed=8, now=NOW)
+
+    assert one.admin_key == same.admin_key != other.admin_key
+    assert one.key_ids() == same.key_ids()
+    assert one.ledger.entries == same.ledger.entries
+    assert one.ledger_entries()[:100] == same.ledger_entries()[:100]
+    assert one.ledger.entries != other.ledger.entries
+
+
+def test_a_change_is_saved_and_survives_a_restart(tmp_path):
+    path = tmp_path / "sandbox.json"
+    sandbox = reset_sandbox(seed=3, state_file=str(path), now=NOW)
+    created = _call(
+        sandbox, "POST", "/api_keys", body={"apiKeyType": "INFERENCE", "description": "Kept"}
+    ).json()["data"]
+    deleted = sandbox.key_ids()[2]
+    _call(sandbox, "DELETE", "/api_keys", query={"id": [deleted]})
+    sandbox.use_key(created["apiKey"], usd=1.25)
+
+    restarted = Sandbox.load(path)
+    restarted.clock.set(NOW)
+
+    assert restarted.find_key(created["id"]).description == "Kept"
+    assert restarted.find_key(created["apiKey"]).id == created["id"]
+    assert restarted.find_key(deleted) is None
+    assert restarted.admin_key == sandbox.admin_key
+    assert restarted.ledger_entries() == sandbox.ledger_entries()
+    assert (
+        _call(restarted, "GET", "/billing/balance").json()
+        == _call(sandbox, "GET", "/billing/balance").json()
+    )
+
+
+def test_a_cursor_survives_a_restart(tmp_path):
+    path = tmp_path / "sandbox.json"
+    sandbox = reset_sandbox(seed=3, state_file=str(path), now=NOW)
+    cursor = _call(sandbox, "GET", "/billing/usage-history", query={"pageSize": ["10"]}).json()[
+        "nextCursor"
+    ]
+
+    restarted = Sandbox.load(path)
+    restarted.clock.set(NOW)
+
+    response = _call(restarted, "GET", "/billing/usage-history", query={"cursor": [cursor]})
+    assert response.status == 200
+
+
+def test_saving_leaves_no_temporary_files(tmp_path):
+    sandbox = reset_sandbox(seed=3, state_file=str(tmp_path / "sandbox.json"), now=NOW)
+    sandbox.use_key(sandbox.inference_key)
+
+    assert [p.name for p in tmp_path.iterdir()] == ["sandbox.json"]
+
+
+def test_get_sandbox_loads_an_existing_state_file(tmp_path, settings, monkeypatch):
+    path = tmp_path / "sandbox.json"
+    saved = reset_sandbox(seed=5, state_file=str(path), now=NOW)
+    saved.use_key(saved.inference_key, diem=0.5)
+    settings.VENICE_SANDBOX_STATE_FILE = str(path)
+    monkeypatch.setattr(accounts.sandbox, "_instance", None)
+
+    loaded = get_sandbox()
+
+    assert loaded is not saved
+    assert loaded.seed == 5
+    assert loaded.admin_key == saved.admin_key
+    assert len(loaded.ledger) == len(saved.ledger)
+
+
+def test_get_sandbox_seeds_and_saves_when_the_file_is_missing(tmp_path, settings, monkeypatch):
+    path = tmp_path / "var" / "sandbox.json"
+    settings.VENICE_SANDBOX_STATE_FILE = str(path)
+    settings.VENICE_SANDBOX_SEED = 9
+    monkeypatch.setattr(accounts.sandbox, "_instance", None)
+
+    sandbox = get_sandbox()
+
+    assert path.is_file()
+    assert sandbox.seed == 9
+    assert get_sandbox() is sandbox
+
+
+def test_an_in_memory_sandbox_writes_nothing(tmp_path, settings):
+    settings.VENICE_SANDBOX_STATE_FILE = str(tmp_path / "never.json")
+
+    sandbox = reset_sandbox(state_file="")
+    sandbox.use_key(sandbox.inference_key)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_add_usage_entries_builds_a_large_ledger(sandbox):
+    before = len(sandbox.ledger)
+
+    added = sandbox.add_usage_entries(50_000)
+
+    assert added == 50_000
+    assert len(sandbox.ledger) == before + 50_000
+    stamps = [entry[0] for entry in sandbox.ledger.entries]
+    assert stamps == sorted(stamps)

@@ -1,0 +1,218 @@
+"""client.api_keys against the sandbox: what each method sends and what it returns."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from accounts.venice import (
+    UNSET,
+    APIKey,
+    APIKeyError,
+    APIKeyType,
+    ConsumptionLimits,
+    LimitPeriod,
+    ModelPrivacy,
+    NotFoundError,
+    RateLimitLog,
+    RateLimits,
+    RateLimitType,
+    UpstreamUnavailableError,
+    ValidationError,
+)
+
+
+def sent(sandbox, method, path):
+    return [
+        request for request in sandbox.received if (request.method, request.path) == (method, path)
+    ]
+
+
+def test_list_returns_every_active_key_typed(venice, sandbox):
+    keys = venice.api_keys.list()
+
+    assert keys and all(isinstance(key, APIKey) for key in keys)
+    assert {key.id for key in keys} == set(sandbox.key_ids(include_expired=False))
+    admin = next(key for key in keys if key.description == "Portal admin")
+    assert admin.api_key_type is APIKeyType.ADMIN
+    assert admin.last6 == sandbox.admin_key[-6:]
+    assert admin.created_at.tzinfo is not None
+    assert all(key.secret is None for key in keys)
+
+
+def test_get_returns_one_key_and_none_for_an_unknown_id(venice):
+    first = venice.api_keys.list()[0]
+
+    assert venice.api_keys.get(first.id) == first
+    assert venice.api_keys.get("no-such-key") is None
+    assert venice.api_keys.get("") is None
+
+
+def test_create_sends_every_field_and_returns_the_secret_once(venice, sandbox):
+    expires = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    key = venice.api_keys.create(
+        "Batch jobs",
+        api_key_type=APIKeyType.INFERENCE,
+        consumption_limits=ConsumptionLimits(usd=Decimal("12.50"), diem=Decimal(3)),
+        limit_period=LimitPeriod.LIFETIME,
+        model_privacy=ModelPrivacy.PRIVATE_TEXT,
+        expires_at=expires,
+    )
+
+    [request] = sent(sandbox, "POST", "/api_keys")
+    assert request.json == {
+        "apiKeyType": "INFERENCE",
+        "description": "Batch jobs",
+        "consumptionLimit": {"usd": 12.5, "diem": 3},
+        "limitPeriod": "LIFETIME",
+        "modelPrivacy": "PRIVATE_TEXT",
+        "expiresAt": "2031-05-06T07:08:09.123Z",
+    }
+    assert key.secret and sandbox.find_key(key.secret).id == key.id
+    assert key.last6 == key.secret[-6:]
+    assert key.created_at is None
+    assert key.expires_at == datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+    assert key.consumption_limits == ConsumptionLimits(usd=Decimal("12.5"), diem=Decimal(3))
+    assert key.limit_period is LimitPeriod.LIFETIME
+    assert key.secret not in repr(key)
+
+
+def test_create_with_a_date_expiry_sends_the_date_pattern(venice, sandbox):
+    venice.api_keys.create("Short lived", expires_at=date(2031, 1, 2))
+
+    [request] = sent(sandbox, "POST", "/api_keys")
+    assert request.json["expiresAt"] == "2031-01-02"
+    assert "consumptionLimit" not in request.json  # not given: not sent
+
+
+def test_the_seeds_create_with_name_and_admin_permissions_makes_an_admin_key(venice, sandbox):
+    key = venice.api_keys.create(name="Ops admin", permissions=["admin"])
+
+    [request] = sent(sandbox, "POST", "/api_keys")
+    assert request.json == {"apiKeyType": "ADMIN", "description": "Ops admin"}
+    assert key.is_admin and key.name == "Ops admin" and key.permissions == ["admin"]
+
+
+def test_create_refuses_contradictory_or_missing_arguments(venice):
+    with pytest.raises(ValueError):
+        venice.api_keys.create()
+    with pytest.raises(ValueError):
+        venice.api_keys.create(name="x", permissions=["superuser"])
+    with pytest.raises(ValueError):
+        venice.api_keys.create("x", expires_at=datetime(2031, 1, 1))  # naive
+
+
+def test_create_is_never_retried_and_an_ambiguous_failure_says_the_request_was_sent(
+    venice, sandbox
+):
+    sandbox.faults.inject("/api_keys", "POST", timeout="after", times=1)
+    before = len(sandbox.key_ids())
+
+    with pytest.raises(UpstreamUnavailableError) as failure:
+        venice.api_keys.create("Maybe created")
+
+    assert failure.value.request_sent is True
+    assert isinstance(failure.value, APIKeyError)
+    assert len(sent(sandbox, "POST", "/api_keys")) == 1
+    # The key was in fact created: the keys service must reconcile, not create again.
+    assert len(sandbox.key_ids()) == before + 1
+    assert any(key.description == "Maybe created" for key in venice.api_keys.list())
+
+
+def test_a_create_that_never_left_says_so(venice, sandbox):
+    sandbox.faults.inject("/api_keys", "POST", timeout="before", times=1)
+
+    with pytest.raises(UpstreamUnavailableError) as failure:
+        venice.api_keys.create("Never sent")
+
+    assert failure.value.request_sent is False
+    assert not any(key.description == "Never sent" for key in venice.api_keys.list())
+
+
+def test_update_sends_only_the_given_fields_with_patch(venice, sandbox):
+    key = venice.api_keys.create("Before")
+    updated = venice.api_keys.update(
+        key.id,
+        description="After",
+        consumption_limits=ConsumptionLimits(usd=Decimal(40)),
+        model_privacy=ModelPrivacy.PRIVATE_ONLY,
+    )
+
+    [request] = sent(sandbox, "PATCH", "/api_keys")
+    assert request.json == {
+        "id": key.id,
+        "description": "After",
+        "consumptionLimit": {"usd": 40, "diem": None},
+        "modelPrivacy": "PRIVATE_ONLY",
+    }
+    assert updated.description == "After"
+    assert updated.consumption_limits.usd == Decimal(40)
+    assert updated.model_privacy is ModelPrivacy.PRIVATE_ONLY
+    assert updated.limit_period is key.limit_period  # untouched
+
+
+def test_update_sets_and_clears_the_expiry(venice, sandbox, venice_clock):
+    key = venice.api_keys.create("Expiring")
+    when = datetime.fromtimestamp(venice_clock(), UTC).replace(microsecond=0) + timedelta(days=3)
+
+    assert venice.api_keys.update(key.id, expires_at=when).expires_at == when
+    cleared = venice.api_keys.update(key.id, expires_at=None)
+
+    first, second = sent(sandbox, "PATCH", "/api_keys")
+    assert first.json["expiresAt"].endswith(".000Z")
+    assert second.json == {"id": key.id, "expiresAt": None}
+    assert cleared.expires_at is None
+
+
+def test_update_of_an_unknown_key_raises_not_found(venice):
+    with pytest.raises(NotFoundError) as failure:
+        venice.api_keys.update("no-such-key", description="x", limit_period=UNSET)
+    assert isinstance(failure.value, APIKeyError)
+
+
+def test_delete_removes_the_key_and_says_false_for_an_unknown_one(venice, sandbox):
+    key = venice.api_keys.create("Doomed")
+
+    assert venice.api_keys.delete(key.id) is True
+    assert key.id not in sandbox.key_ids()
+    [request] = sent(sandbox, "DELETE", "/api_keys")
+    assert request.query == {"id": [key.id]}
+    assert venice.api_keys.delete(key.id) is False
+
+
+def test_a_delete_retried_after_a_timeout_that_finds_no_key_has_deleted_it(venice, sandbox):
+    key = venice.api_keys.create("Deleted on the first try")
+    sandbox.faults.inject("/api_keys", "DELETE", timeout="after", times=1)
+
+    assert venice.api_keys.delete(key.id) is True
+    assert len(sent(sandbox, "DELETE", "/api_keys")) == 2
+    assert key.id not in sandbox.key_ids()
+
+
+def test_a_too_long_description_is_a_validation_error_with_field_errors(venice):
+    with pytest.raises(ValidationError) as failure:
+        venice.api_keys.create("x" * 65)
+
+    assert "description" in failure.value.field_errors
+    assert failure.value.status == 400
+    assert isinstance(failure.value, APIKeyError)
+
+
+def test_rate_limits_report_the_tier_and_per_model_limits(venice):
+    limits = venice.api_keys.get_rate_limits()
+
+    assert isinstance(limits, RateLimits)
+    assert limits.tier_id == "paid"
+    assert limits.models and all(model.limits for model in limits.models)
+    assert all(isinstance(value, Decimal) for value in limits.models[0].limits.values())
+    assert limits.next_epoch_begins.tzinfo is not None
+
+
+def test_the_rate_limit_log_is_newest_first_and_can_be_limited(venice, sandbox):
+    sandbox.record_rate_limit_violation(sandbox.inference_key, kind="TPM")
+    log = venice.api_keys.get_rate_limits_log()
+
+    assert all(isinstance(entry, RateLimitLog) for entry in log)
+    assert log == sorted(log, key=lambda entry: entry.timestamp, reverse=True)
+    assert log[0].rate_limit_type is RateLimitType.TPM
+    assert venice.api_keys.get_rate_limits_log(limit=1) == log[:1]
