@@ -390,7 +390,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
     ) -> int:
         """Bulk-add `n` ledger entries spread over [start, end) (default: the last 90 days),
         for `key` (secret or id; default: the seeded keys and the web app in turn). Quick:
-        200,000 entries take about a second."""
+        200,000 entries take 1-2 s."""
         import random
 
         rng = random.Random(self.seed if seed is None else seed)
@@ -407,51 +407,37 @@ class Sandbox(KeyRoutes, BillingRoutes):
                 owners = [record.id]
             else:
                 owners = [*self._keys, None]
+            # Flat choices and random() instead of randrange(): this loop runs 200,000 times.
             models = [model] if model else [m.id for m in MODELS]
-            sku_choices = {m: [i for i, s in enumerate(SKUS) if s.model_id == m] for m in models}
+            choices = [
+                (index, sku.kind in ("Input", "Output", "Cache Read"), sku.kind == "Output")
+                for index, sku in enumerate(SKUS)
+                if sku.model_id in models
+            ]
             currencies = [CURRENCIES.index(currency)] if currency else [DIEM, DIEM, USD]
-            stamps = sorted(rng.randrange(start_ms, end_ms) for _ in range(n))
-            randrange = rng.randrange
+            span = end_ms - start_ms
+            random = rng.random
+            stamps = sorted([start_ms + int(random() * span) for _ in range(n)])
             request = self._request_counter
             rows = []
+            append = rows.append
             last_used: dict[str, int] = {}
+            n_owners, n_choices, n_currencies = len(owners), len(choices), len(currencies)
             for index, ts in enumerate(stamps):
-                owner = owners[index % len(owners)]
-                chosen = models[randrange(len(models))]
-                skus = sku_choices[chosen]
-                sku = skus[randrange(len(skus))]
+                owner = owners[index % n_owners]
+                sku, is_llm, is_output = choices[int(random() * n_choices)]
                 request += 1
-                if SKUS[sku].kind in ("Input", "Output", "Cache Read"):
-                    prompt = 200 + randrange(8000)
-                    completion = 20 + randrange(1500)
-                    units = (prompt if SKUS[sku].kind != "Output" else completion) / 1e6
-                    rows.append(
-                        (
-                            ts,
-                            owner,
-                            sku,
-                            currencies[index % len(currencies)],
-                            units,
-                            prompt,
-                            completion,
-                            500 + randrange(4000),
-                            request,
-                        )
-                    )
+                if is_llm:
+                    prompt = 200 + int(random() * 8000)
+                    completion = 20 + int(random() * 1500)
+                    units = (completion if is_output else prompt) / 1e6
+                    execution = 500 + int(random() * 4000)
+                    row = (ts, owner, sku, currencies[index % n_currencies], units,
+                           prompt, completion, execution, request)  # fmt: skip
                 else:
-                    rows.append(
-                        (
-                            ts,
-                            owner,
-                            sku,
-                            currencies[index % len(currencies)],
-                            1.0,
-                            None,
-                            None,
-                            None,
-                            None,
-                        )
-                    )
+                    row = (ts, owner, sku, currencies[index % n_currencies], 1.0,
+                           None, None, None, None)  # fmt: skip
+                append(row)
                 if owner is not None:
                     last_used[owner] = ts
             self._request_counter = request
