@@ -7,13 +7,28 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from tests.factories import AuditEventFactory
 
 ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
+AUDIT_READERS = {ADMINISTRATOR, AUDITOR}
 
-# (url name, args, roles that get 200; every other role gets 403, anonymous gets login)
+
+def _an_audit_record():
+    return (AuditEventFactory().pk,)
+
+
+# (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
+# args may be a callable, called inside the test, for routes that need a row to exist.
 ROUTES = [
     ("dashboard", (), ALL),
+    ("audit:list", (), AUDIT_READERS),
+    ("audit:detail", _an_audit_record, AUDIT_READERS),
+    ("audit:csv", (), AUDIT_READERS),
 ]
+
+
+def _args(args):
+    return args() if callable(args) else args
 
 
 def _cases():
@@ -29,7 +44,7 @@ def test_role_may_open_route_only_as_design_says(
     client, user_with_role, url_name, args, role, expected
 ):
     client.force_login(user_with_role(role))
-    response = client.get(reverse(url_name, args=args))
+    response = client.get(reverse(url_name, args=_args(args)))
     assert response.status_code == expected
     if expected == 403:
         assert b"have access to this" in response.content
@@ -38,7 +53,7 @@ def test_role_may_open_route_only_as_design_says(
 @pytest.mark.django_db
 @pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES)
 def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
-    url = reverse(url_name, args=args)
+    url = reverse(url_name, args=_args(args))
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={url}"

@@ -22,13 +22,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuditAction, AuditEvent, AuditOutcome
+from accounts.models import AppendOnlyError, AuditAction, AuditEvent, AuditOutcome
 from accounts.roles import role_of
 
 logger = logging.getLogger(__name__)
@@ -353,3 +356,190 @@ def audit_export_csv(context: AuditContext, *, filters) -> Iterator[str]:
             yield writer.writerow(_csv_row(event))
 
     return lines()
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+RECONCILE_WINDOW = timedelta(minutes=10)
+RECONCILE_CREATED_FOUND = (
+    "Found at Venice after the portal lost track of this create; its one-time secret was "
+    "probably never shown, so rotate or delete the key."
+)
+RECONCILE_CREATED_GONE = (
+    "The create reached Venice (its key id was recorded) but the key is no longer there."
+)
+RECONCILE_CREATED_MISSING = "No matching key was created at Venice around that time."
+RECONCILE_CREATED_AMBIGUOUS = "Several keys at Venice could be this one; resolve it by hand."
+RECONCILE_DELETED_GONE = "The key is gone from Venice."
+RECONCILE_DELETED_PRESENT = "The key still exists at Venice: the delete did not happen."
+RECONCILE_UPDATED_APPLIED = "Venice has the new values."
+RECONCILE_UPDATED_NOT_APPLIED = "Venice still has the old values: the change did not happen."
+RECONCILE_UPDATED_UNCLEAR = "Venice's values match neither before nor after; resolve by hand."
+RECONCILE_UPDATED_GONE = "The key is no longer at Venice, so the change cannot be confirmed."
+RECONCILE_NO_KEY = "The record names no key, so it cannot be checked against Venice."
+RECONCILE_INTERRUPTED = "Interrupted: the portal stopped before this step finished."
+
+_CREATES = (AuditAction.KEY_CREATED, AuditAction.ROTATION_REPLACEMENT_CREATED)
+_DELETES = (AuditAction.KEY_DELETED, AuditAction.ROTATION_OLD_KEY_DELETED)
+_UPDATES = (AuditAction.KEY_UPDATED, AuditAction.ROTATION_OLD_KEY_SCHEDULED)
+
+
+@dataclass
+class ReconcileResult:
+    checked: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unresolved: int = 0  # left pending: needs a person
+
+
+def _same_value(current, recorded) -> bool:
+    """Whether a key's current field value equals a value recorded in `changes`."""
+    if isinstance(current, Enum):
+        current = current.value
+    if current is None or recorded is None or recorded == "":
+        return current in (None, "") and recorded in (None, "")
+    if isinstance(current, datetime | date):
+        try:
+            other = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if isinstance(current, datetime) and other.tzinfo is not None:
+            return abs(current - other) < timedelta(seconds=1)
+        return current.date() == other.date() if isinstance(current, datetime) else False
+    if isinstance(current, Decimal | int | float):
+        try:
+            return Decimal(str(current)) == Decimal(str(recorded))
+        except InvalidOperation:
+            return False
+    return str(current) == str(recorded)
+
+
+def _key_value(key, field: str):
+    value = key
+    for part in field.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _resolve_update(event: AuditEvent, key) -> tuple[str | None, str]:
+    if key is None:
+        return AuditOutcome.FAILED, RECONCILE_UPDATED_GONE
+    pairs = []
+    for field_name, values in (event.changes or {}).items():
+        try:
+            current = _key_value(key, field_name)
+        except AttributeError:
+            return None, RECONCILE_UPDATED_UNCLEAR
+        pairs.append((current, values[0], values[1]))
+    if not pairs:
+        # A schedule without recorded changes: the key's expiry is what it sets.
+        if event.action == AuditAction.ROTATION_OLD_KEY_SCHEDULED and key.expires_at:
+            return AuditOutcome.SUCCEEDED, RECONCILE_UPDATED_APPLIED
+        return None, RECONCILE_UPDATED_UNCLEAR
+    if all(_same_value(current, after) for current, _, after in pairs):
+        return AuditOutcome.SUCCEEDED, RECONCILE_UPDATED_APPLIED
+    if all(_same_value(current, before) for current, before, _ in pairs):
+        return AuditOutcome.FAILED, RECONCILE_UPDATED_NOT_APPLIED
+    return None, RECONCILE_UPDATED_UNCLEAR
+
+
+def _resolve_create(event: AuditEvent, upstream: dict, claimed: set[str]):
+    """(outcome or None, note, key found)."""
+    if event.key_id:
+        key = upstream.get(event.key_id)
+        if key is None:
+            return AuditOutcome.SUCCEEDED, RECONCILE_CREATED_GONE, None
+        return AuditOutcome.SUCCEEDED, RECONCILE_CREATED_FOUND, key
+    earliest, latest = event.time - RECONCILE_WINDOW, event.time + RECONCILE_WINDOW
+    candidates = [
+        key
+        for key in upstream.values()
+        if key.id not in claimed
+        and key.description == event.key_description
+        and key.created_at is not None
+        and earliest <= key.created_at <= latest
+    ]
+    if not candidates:
+        return AuditOutcome.FAILED, RECONCILE_CREATED_MISSING, None
+    if len(candidates) > 1:
+        return None, RECONCILE_CREATED_AMBIGUOUS, None
+    return AuditOutcome.SUCCEEDED, RECONCILE_CREATED_FOUND, candidates[0]
+
+
+def audit_reconcile(*, older_than: timedelta, now: datetime | None = None) -> ReconcileResult:
+    """Resolve records left pending (a crash or timeout between the record and the outcome)
+    that are older than `older_than`, against Venice's key list: a create whose key exists
+    succeeded (its secret lost), a delete whose key is gone succeeded, an update whose values
+    Venice has succeeded, and so on; records that cannot be told apart stay pending, with a
+    note. Local steps (rotation bookkeeping, exports) that were interrupted are failed.
+    Raises the client's VeniceError when the key list cannot be fetched."""
+    from accounts.selectors.audit import CREATE_ACTIONS
+    from accounts.venice import get_client
+
+    cutoff = (now or timezone.now()) - older_than
+    pending = list(
+        AuditEvent.objects.filter(outcome=AuditOutcome.PENDING, time__lt=cutoff).order_by(
+            "time", "id"
+        )
+    )
+    result = ReconcileResult(checked=len(pending))
+    if not pending:
+        return result
+    upstream = {key.id: key for key in get_client().api_keys.list()}
+    # Keys some record already accounts for cannot be another create's key.
+    claimed = set(
+        AuditEvent.objects.filter(key_id__in=list(upstream), action__in=CREATE_ACTIONS)
+        .exclude(outcome=AuditOutcome.FAILED)
+        .values_list("key_id", flat=True)
+    )
+    for event in pending:
+        found = None
+        if event.action in _CREATES:
+            outcome, note, found = _resolve_create(event, upstream, claimed)
+        elif event.action in _DELETES:
+            if not event.key_id:
+                outcome, note = None, RECONCILE_NO_KEY
+            elif event.key_id in upstream:
+                outcome, note = AuditOutcome.FAILED, RECONCILE_DELETED_PRESENT
+            else:
+                outcome, note = AuditOutcome.SUCCEEDED, RECONCILE_DELETED_GONE
+        elif event.action in _UPDATES:
+            if not event.key_id:
+                outcome, note = None, RECONCILE_NO_KEY
+            else:
+                outcome, note = _resolve_update(event, upstream.get(event.key_id))
+        else:
+            outcome, note = AuditOutcome.FAILED, RECONCILE_INTERRUPTED
+        try:
+            _apply_resolution(event, outcome, note, found)
+        except AppendOnlyError:
+            # Finished meanwhile by the request that opened it: nothing left to do.
+            result.checked -= 1
+            continue
+        if found is not None:
+            claimed.add(found.id)
+        if outcome == AuditOutcome.SUCCEEDED:
+            result.succeeded += 1
+        elif outcome == AuditOutcome.FAILED:
+            result.failed += 1
+        else:
+            result.unresolved += 1
+    return result
+
+
+def _apply_resolution(event: AuditEvent, outcome: str | None, note: str, found) -> None:
+    if outcome is None:
+        if (event.details or {}).get(UNRESOLVED) != note:
+            event.add_details(**{UNRESOLVED: note})
+            event.save()
+        return
+    if found is not None:
+        event.note_key(found, save=False)
+    reconciled = {"at": timezone.now().isoformat(), "note": note}
+    event.add_details(reconciled=reconciled)
+    if event.action in _CREATES and note == RECONCILE_CREATED_FOUND:
+        event.add_details(**{SECRET_LOST: True})
+    event.outcome = outcome
+    event.error = note if outcome == AuditOutcome.FAILED else event.error
+    event.completed_at = timezone.now()
+    event.save()
