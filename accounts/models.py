@@ -413,12 +413,19 @@ ROTATION_OPEN_STATES = (
 )
 
 
+ROTATION_STEP_LABELS = {
+    RotationState.STARTED: "creating the replacement key",
+    RotationState.REPLACEMENT_CREATED: "retiring the old key",
+    RotationState.GRACE: "deleting the old key at the end of the grace period",
+}
+
+
 class RotationGrace(models.TextChoices):
-    NOW = "now", "None: delete the old key now"
+    NOW = "now", "None"
     HOUR = "1h", "1 hour"
     DAY = "24h", "24 hours"
     WEEK = "7d", "7 days"
-    CUSTOM = "custom", "Until a time I choose"
+    CUSTOM = "custom", "Custom"
 
 
 class Rotation(models.Model):
@@ -474,6 +481,7 @@ class Rotation(models.Model):
     replacement_created_at = models.DateTimeField(null=True, blank=True)
     old_key_scheduled_at = models.DateTimeField(null=True, blank=True)
     old_key_deleted_at = models.DateTimeField(null=True, blank=True)
+    replacement_deleted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     # Whoever works on a step holds the row until this time (a lease, not a database lock:
@@ -510,3 +518,58 @@ class Rotation(models.Model):
     @property
     def has_replacement(self) -> bool:
         return bool(self.new_key_id)
+
+    @property
+    def is_leased(self) -> bool:
+        """Whether a request or a cron run is working on a step right now."""
+        return self.lease_until is not None and self.lease_until >= timezone.now()
+
+    @property
+    def is_stalled(self) -> bool:
+        """Mid-step with nobody working on it: its worker died (the lease ran out)."""
+        return (
+            self.state in (RotationState.STARTED, RotationState.REPLACEMENT_CREATED)
+            and not self.is_leased
+        )
+
+    @property
+    def grace_is_over(self) -> bool:
+        return self.retire_at is not None and self.retire_at <= timezone.now()
+
+    @property
+    def resumable(self) -> bool:
+        """Resume makes sense now: it failed, stalled, or its grace ended without cron."""
+        if self.is_leased:
+            return False
+        if self.state == RotationState.GRACE:
+            return self.grace_is_over
+        return self.state == RotationState.FAILED or self.is_stalled
+
+    @property
+    def abortable(self) -> bool:
+        if self.is_leased:
+            return False
+        return self.state in (RotationState.FAILED, RotationState.GRACE) or self.is_stalled
+
+    @property
+    def step_label(self) -> str:
+        """What the step that failed (or is next) does, in words."""
+        return ROTATION_STEP_LABELS.get(self.failed_step or self.state, "")
+
+    @property
+    def old_key_deleted(self) -> bool:
+        return self.old_key_deleted_at is not None
+
+    @property
+    def replacement_exists(self) -> bool:
+        return self.has_replacement and self.replacement_deleted_at is None
+
+    @property
+    def state_badge(self) -> str:
+        """The badge modifier that colours this state (see portal.css)."""
+        return {
+            RotationState.COMPLETED: "ok",
+            RotationState.FAILED: "danger",
+            RotationState.GRACE: "info",
+            RotationState.ABORTED: "",
+        }.get(self.state, "warn")

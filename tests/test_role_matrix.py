@@ -6,15 +6,36 @@ Later features add their routes to ROUTES; a route missing here is a route nobod
 import pytest
 from django.urls import reverse
 
+from accounts.models import Rotation
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
+from accounts.sandbox import get_sandbox
 from tests.factories import AuditEventFactory
 
 ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
 AUDIT_READERS = {ADMINISTRATOR, AUDITOR}
+KEY_MANAGERS = {ADMINISTRATOR, KEY_MANAGER}
 
 
 def _an_audit_record():
     return (AuditEventFactory().pk,)
+
+
+def _an_inference_key():
+    sandbox = get_sandbox()
+    return (sandbox.find_key(sandbox.inference_key).id,)
+
+
+def _a_rotation():
+    (key_id,) = _an_inference_key()
+    rotation = Rotation.objects.create(
+        old_key_id=key_id,
+        old_key_type="INFERENCE",
+        grace="24h",
+        state=Rotation.State.FAILED,
+        failed_step=Rotation.State.STARTED,
+        started_by_username="kim",
+    )
+    return (key_id, rotation.pk)
 
 
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
@@ -24,6 +45,14 @@ ROUTES = [
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),
     ("audit:csv", (), AUDIT_READERS),
+    ("keys:rotate", _an_inference_key, KEY_MANAGERS),
+]
+
+# POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
+# GET tells whether the role gets through without changing anything.
+POST_ROUTES = [
+    ("keys:rotation_resume", _a_rotation, KEY_MANAGERS),
+    ("keys:rotation_abort", _a_rotation, KEY_MANAGERS),
 ]
 
 
@@ -50,8 +79,27 @@ def test_role_may_open_route_only_as_design_says(
         assert b"have access to this" in response.content
 
 
+def _post_cases():
+    for url_name, args, allowed in POST_ROUTES:
+        for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
+            expected = 405 if role in allowed else 403
+            yield pytest.param(url_name, args, role, expected, id=f"{url_name}-{role}")
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES)
+@pytest.mark.parametrize(("url_name", "args", "role", "expected"), list(_post_cases()))
+def test_role_may_post_to_route_only_as_design_says(
+    client, user_with_role, url_name, args, role, expected
+):
+    client.force_login(user_with_role(role))
+    response = client.get(reverse(url_name, args=_args(args)))
+    assert response.status_code == expected
+    if expected == 403:
+        assert b"have access to this" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES + POST_ROUTES)
 def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
     url = reverse(url_name, args=_args(args))
     response = client.get(url)

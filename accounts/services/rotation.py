@@ -97,7 +97,7 @@ GRACE_PERIODS = {
     Grace.WEEK: timedelta(days=7),
 }
 
-_SUFFIX = re.compile(r"\s*\(rotation \d+\)$")
+_SUFFIX = re.compile(r"\s*\(rotation (\d+|…)\)$")
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -132,7 +132,7 @@ class RotationOutcome:
 # --- Helpers other layers use ---------------------------------------------------------------
 
 
-def replacement_description(description: str, rotation_id: int) -> str:
+def replacement_description(description: str, rotation_id: int | str) -> str:
     """The old description with a rotation suffix, within Venice's 64 characters. The suffix
     names the rotation (so a replacement is found again upstream) and is never cut: the
     description is. A suffix from an earlier rotation is replaced, not stacked."""
@@ -143,7 +143,7 @@ def replacement_description(description: str, rotation_id: int) -> str:
 
 
 def parse_duration(value: str) -> timedelta:
-    """ "90m", "24h", "7d", "90d" as a timedelta; ValueError otherwise."""
+    """A duration such as 90m, 24h, 7d or 90d as a timedelta; ValueError otherwise."""
     match = _DURATION.match(value.strip().lower())
     if not match:
         raise ValueError(f"{value!r} is not a duration like 90m, 24h or 7d")
@@ -187,42 +187,6 @@ def is_portal_key(key: APIKey) -> bool:
 
         secret = get_sandbox().admin_key
     return secret[-6:] == key.last6
-
-
-def open_rotation_for(key_id: str) -> Rotation | None:
-    """The key's open rotation (started, replacement created, in grace, or failed), if any."""
-    return Rotation.objects.filter(old_key_id=key_id, state__in=Rotation.OPEN_STATES).first()
-
-
-def rotations_for_key(key_id: str) -> list[Rotation]:
-    """Every rotation that retired or produced this key, newest first (the key page's history)."""
-    return list(
-        Rotation.objects.filter(Q(old_key_id=key_id) | Q(new_key_id=key_id)).select_related(
-            "started_by"
-        )
-    )
-
-
-def can_resume(rotation: Rotation, *, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    if rotation.state == State.FAILED:
-        return True
-    if rotation.state == State.GRACE:
-        return (
-            rotation.retire_at is not None and rotation.retire_at <= now and _lease_free(rotation)
-        )
-    return rotation.state in (State.STARTED, State.REPLACEMENT_CREATED) and _lease_free(rotation)
-
-
-def can_abort(rotation: Rotation) -> bool:
-    if rotation.state in (State.FAILED, State.GRACE):
-        return _lease_free(rotation)
-    return rotation.state in (State.STARTED, State.REPLACEMENT_CREATED) and _lease_free(rotation)
-
-
-def is_stalled(rotation: Rotation) -> bool:
-    """A rotation whose worker went away mid-step (its lease ran out)."""
-    return rotation.state in (State.STARTED, State.REPLACEMENT_CREATED) and _lease_free(rotation)
 
 
 # --- The use cases ---------------------------------------------------------------------------
@@ -345,6 +309,7 @@ def rotation_abort(
                 if delete_replacement:
                     _delete_quietly(client, rotation.new_key_id)
                     record.add_details(replacement_deleted=True)
+                    _save(rotation, replacement_deleted_at=timezone.now())
             elif rotation.replacement_requested_at:
                 orphans = _delete_orphans(client, rotation)
                 record.add_details(orphaned_replacements_deleted=orphans)
@@ -728,10 +693,6 @@ def _may_restore_expiry(rotation: Rotation, now: datetime) -> bool:
 
 def _lease_free_q() -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
-
-
-def _lease_free(rotation: Rotation) -> bool:
-    return rotation.lease_until is None or rotation.lease_until < timezone.now()
 
 
 def _claim(rotation: Rotation, *, extra: Q | None = None, **fields) -> bool:
