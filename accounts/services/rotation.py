@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -165,7 +165,7 @@ def grace_from_text(value: str, *, now: datetime) -> tuple[str, datetime | None]
     except ValueError:
         raise ValueError(GRACE_UNKNOWN.format(value=value)) from None
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)
+        moment = timezone.make_aware(moment, UTC)
     return Grace.CUSTOM, moment
 
 
@@ -657,7 +657,7 @@ def _retire_time(
         if custom is None:
             raise RotationError(GRACE_CUSTOM_REQUIRED)
         if timezone.is_naive(custom):
-            custom = timezone.make_aware(custom, timezone.UTC)
+            custom = timezone.make_aware(custom, UTC)
         if custom <= now:
             raise RotationError(GRACE_CUSTOM_IN_PAST)
         retire_at = custom.replace(microsecond=0)
@@ -674,9 +674,9 @@ def _new_expiry(value: datetime | date | None, *, now: datetime) -> datetime | N
     if value is None:
         return None
     if not isinstance(value, datetime):
-        value = datetime.combine(value, time.min, tzinfo=timezone.UTC)
+        value = datetime.combine(value, time.min, tzinfo=UTC)
     elif timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.UTC)
+        value = timezone.make_aware(value, UTC)
     if value <= now:
         raise RotationError(NEW_EXPIRY_IN_PAST)
     return value

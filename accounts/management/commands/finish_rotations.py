@@ -9,6 +9,8 @@ from accounts.services.audit import audit_context_for_command
 from accounts.services.rotation import (
     RotationError,
     grace_from_text,
+    is_portal_key,
+    may_rotate,
     parse_duration,
     rotation_finish_due,
     rotation_start,
@@ -51,7 +53,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, actor, older_than, apply, grace, secrets_dir, **options):
         user = _user(actor) if actor else None
-        context = audit_context_for_command(user)
+        context = audit_context_for_command(user, command="finish_rotations")
         if older_than:
             return self._policy(context, user, older_than, apply, grace, secrets_dir)
         if apply:
@@ -112,8 +114,19 @@ class Command(BaseCommand):
             grace_choice, grace_ends_at = grace_from_text(grace, now=now)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        rotated = failed = 0
+        rotated = failed = skipped = 0
         for key in keys:
+            if is_portal_key(key):
+                skipped += 1
+                self.stdout.write(
+                    f"{key.id}: skipped: the portal's own ADMIN key; rotate it by hand and put "
+                    f"the new key in VENICE_API_KEY."
+                )
+                continue
+            if not may_rotate(user, key.api_key_type):
+                skipped += 1
+                self.stdout.write(f"{key.id}: skipped: {user.get_username()} may not rotate it.")
+                continue
             try:
                 outcome = rotation_start(
                     context=context,
@@ -138,7 +151,7 @@ class Command(BaseCommand):
             else:
                 failed += 1
                 self.stderr.write(f"{key.id}: rotation failed: {outcome.error.user_message}")
-        self.stdout.write(f"{rotated} key(s) rotated, {failed} failed.")
+        self.stdout.write(f"{rotated} key(s) rotated, {skipped} skipped, {failed} failed.")
         if failed:
             raise CommandError(f"{failed} rotation(s) failed.")
 

@@ -1,5 +1,5 @@
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         try:
             try:
                 outcome = rotation_start(
-                    context=audit_context_for_command(user),
+                    context=audit_context_for_command(user, command="rotate_key"),
                     key_id=key_id,
                     grace=grace_choice,
                     grace_ends_at=grace_ends_at,
@@ -119,7 +119,7 @@ def _expiry(value: str) -> datetime | date:
         raise CommandError(
             f"--expires-at {value!r} is not a date (YYYY-MM-DD) or an ISO date and time."
         ) from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.UTC)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 def _create_secret_file(path: str) -> int:
