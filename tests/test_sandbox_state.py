@@ -74,7 +74,7 @@ def test_saving_leaves_no_temporary_files(tmp_path):
     sandbox = reset_sandbox(seed=3, state_file=str(tmp_path / "sandbox.json"), now=NOW)
     sandbox.use_key(sandbox.inference_key)
 
-    assert [p.name for p in tmp_path.iterdir()] == ["sandbox.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sandbox.json", "sandbox.json.lock"]
 
 
 def test_get_sandbox_loads_an_existing_state_file(tmp_path, settings, monkeypatch):
@@ -123,3 +123,25 @@ def test_add_usage_entries_builds_a_large_ledger(sandbox):
     assert len(sandbox.ledger) == before + 50_000
     stamps = [entry[0] for entry in sandbox.ledger.entries]
     assert stamps == sorted(stamps)
+
+
+def test_two_processes_sharing_a_state_file_see_each_others_changes(tmp_path):
+    # Two Sandbox objects on one file stand for two processes (runserver and venice_sandbox,
+    # or two gunicorn workers): each reloads what the other saved before it answers.
+    path = tmp_path / "sandbox.json"
+    reset_sandbox(seed=3, state_file=str(path), now=NOW)
+    first, second = Sandbox.load(path), Sandbox.load(path)
+    for worker in (first, second):
+        worker.clock.set(NOW)
+
+    made_by_first = _call(
+        first, "POST", "/api_keys", body={"apiKeyType": "INFERENCE", "description": "one"}
+    ).json()["data"]["id"]
+    made_by_second = _call(
+        second, "POST", "/api_keys", body={"apiKeyType": "INFERENCE", "description": "two"}
+    ).json()["data"]["id"]
+
+    listed = {key["id"] for key in _call(first, "GET", "/api_keys").json()["data"]}
+    assert {made_by_first, made_by_second} <= listed
+    assert second.find_key(made_by_first) is not None
+    assert made_by_first in Sandbox.load(path).key_ids()

@@ -10,12 +10,14 @@ import pytest
 
 from accounts.venice import (
     Balance,
+    BillingError,
     CSVPage,
     Currency,
     ModelUsage,
     UsageAnalytics,
     UsageEntry,
     UsageInfo,
+    ValidationError,
 )
 
 
@@ -137,3 +139,15 @@ def test_the_seeds_summaries_come_from_the_live_endpoints(venice, sandbox):
     assert venice.billing.get_credits_remaining() == venice.billing.get_balance().usd
     assert venice.billing.get_total_usage() == analytics.total_usd
     assert not any(request.path == "/billing/usage" for request in sandbox.received)
+
+
+def test_a_walk_whose_cursor_expired_raises_a_validation_error(venice, sandbox, venice_clock):
+    walk = venice.billing.iter_usage_history(page_size=10)
+    for _ in range(10):
+        next(walk)  # the first page, read
+    venice_clock.advance(25 * 3600)  # the cursor lives a day
+
+    with pytest.raises(ValidationError) as failure:
+        next(walk)
+    assert "cursor" in failure.value.field_errors
+    assert isinstance(failure.value, BillingError)

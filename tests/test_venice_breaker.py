@@ -103,6 +103,16 @@ def test_requests_in_flight_count_against_the_budget():
     circuit.admit()
 
 
+def test_a_4xx_answer_spends_budget_but_never_opens_the_circuit():
+    circuit = breaker(FakeClock(), budget=3, threshold=1)
+    for _ in range(3):
+        circuit.refused(circuit.admit())
+
+    assert circuit.state() == "closed"
+    with pytest.raises(UpstreamUnavailableError, match="holding back"):
+        circuit.admit()
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_no_interleaving_of_callers_gets_more_than_20_failures_into_any_30_seconds(seed):
     """Fifty callers, each with up to one request in flight, act in random order while the
@@ -201,6 +211,24 @@ def test_client_errors_never_open_the_circuit(venice, sandbox):
         assert venice.api_keys.get("no-such-key") is None
 
     assert venice.breaker.state() == "closed"
+
+
+def test_a_burst_of_client_errors_stops_short_of_venices_block(venice, sandbox, venice_clock):
+    """Venice (and the sandbox) block a key after more than 20 non-success answers in 30 s,
+    4xx included: a burst of lookups of unknown keys must stop before that."""
+    outcomes = []
+    for _ in range(30):
+        try:
+            outcomes.append(venice.api_keys.get("no-such-key"))
+        except UpstreamUnavailableError:
+            outcomes.append("held back")
+        venice_clock.advance(0.1)
+
+    assert outcomes.count(None) == 18 and outcomes.count("held back") == 12
+    assert not any(exchange.response.status == 429 for exchange in sandbox.exchanges)
+    venice_clock.advance(40)  # the failures age out of the window
+    assert venice.api_keys.list()
+    assert not any(exchange.response.status == 429 for exchange in sandbox.exchanges)
 
 
 def test_whatever_the_callers_do_at_most_20_failures_reach_venice_in_30_seconds(

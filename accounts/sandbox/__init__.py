@@ -6,6 +6,22 @@
 `get_sandbox()` is the process-wide instance: loaded from settings.VENICE_SANDBOX_STATE_FILE
 when that file exists, otherwise seeded from settings.VENICE_SANDBOX_SEED (and saved to the
 state file when one is set). `reset_sandbox()` replaces it with a freshly seeded account.
+
+A `Sandbox` (core.py) offers, for the portal and its tests:
+- `admin_key`, `inference_key`: the seeded ADMIN and INFERENCE secrets;
+- `adapter()` (a requests transport), `handle(method, path, query, headers, body)` (the pure
+  core), `exchange(...)` (handle plus faults: what the adapter and HTTP server act on);
+- `faults.inject(path, method="GET", status=, latency=, timeout="before"|"after",
+  malformed=, drop=, reset_after=, times=, rate=)` and `faults.clear()` (faults.py);
+- `received` (RecordedRequest: method, path, query, json, headers without Authorization);
+- `clock.advance(timedelta | seconds)`, `clock.set(datetime)`, `clock.resume()`;
+- `use_key(secret_or_id, model=, usd=, diem=, tokens=)`, `add_usage_entries(n, start=,
+  end=, key=, currency=, model=, seed=)`, `ledger_entries(currency=, start=, end=)`,
+  `record_rate_limit_violation(secret_or_id, model=, kind=)`, `find_key`, `key_ids`;
+- `save()` / `Sandbox.load(path)`; with a state file every change is saved at once, and
+  processes sharing the file lock it and reload each other's changes.
+The API's rules, limits and error texts are in rules.py; server.py serves the same core over
+real HTTP (`manage.py venice_sandbox --port N`).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ Where the spec is silent, the sandbox chooses, and says so here:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -77,8 +79,14 @@ class Sandbox(KeyRoutes, BillingRoutes):
     ):
         """A freshly seeded account. `now` freezes the clock there before seeding (tests);
         otherwise the clock is real time and the account is seeded as of this moment."""
+        self._init_runtime(seed=seed, clock=clock or SandboxClock(now), state_file=state_file)
+        self._reset_state()
+        self._seed_account(admin_key=admin_key)
+
+    def _init_runtime(self, *, seed: int, clock: SandboxClock, state_file) -> None:
+        """What belongs to this process, not to the account: clock, faults, recordings."""
         self.seed = seed
-        self.clock = clock or SandboxClock(now)
+        self.clock = clock
         self.faults = Faults(seed)
         self.received: list[RecordedRequest] = RecentList()
         self.exchanges: list[Exchange] = []  # only while record_exchanges is on (tests)
@@ -86,8 +94,9 @@ class Sandbox(KeyRoutes, BillingRoutes):
         self.block_failed_requests = True  # Venice's "> 20 failures in 30 s" rule
         self.state_file = str(state_file or "")
         self._lock = threading.RLock()
-        self._reset_state()
-        self._seed_account(admin_key=admin_key)
+        self._sync_depth = 0
+        self._lock_file = None
+        self._disk_stamp = None
 
     # --- state ----------------------------------------------------------------------------
     def _reset_state(self) -> None:
@@ -190,47 +199,95 @@ class Sandbox(KeyRoutes, BillingRoutes):
     def from_state(
         cls, state: dict, *, state_file: str = "", clock: SandboxClock | None = None
     ) -> Sandbox:
+        sandbox = cls.__new__(cls)
+        sandbox._init_runtime(
+            seed=int(state["seed"]), clock=clock or SandboxClock(), state_file=state_file
+        )
+        sandbox._apply_state(state)
+        return sandbox
+
+    def _apply_state(self, state: dict) -> None:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported sandbox state version {state.get('version')!r}")
-        sandbox = cls.__new__(cls)
-        sandbox.seed = int(state["seed"])
-        sandbox.clock = clock or SandboxClock()
-        sandbox.faults = Faults(sandbox.seed)
-        sandbox.received = RecentList()
-        sandbox.exchanges = []
-        sandbox.record_exchanges = False
-        sandbox.block_failed_requests = True
-        sandbox.state_file = state_file
-        sandbox._lock = threading.RLock()
-        sandbox._reset_state()
-        sandbox.ledger = Ledger(salt=bytes.fromhex(state["ledger_salt"]))
+        self.seed = int(state["seed"])
+        self._reset_state()
+        self.ledger = Ledger(salt=bytes.fromhex(state["ledger_salt"]))
         # Regenerate the seeded account (keys and ledger) as of the original seeding, then
         # replace the keys with the saved ones and add the usage recorded since.
-        sandbox._seed_account(seeded_ms=int(state["seeded_ms"]))
-        sandbox._keys.clear()
-        sandbox._by_secret.clear()
+        self._seed_account(seeded_ms=int(state["seeded_ms"]))
+        self._keys.clear()
+        self._by_secret.clear()
         for item in state["keys"]:
-            sandbox._add_key(KeyRecord(**item))
-        sandbox._key_names.update(state.get("key_names", {}))
-        sandbox.account_id = state["account_id"]
-        sandbox._cursor_secret = bytes.fromhex(state["cursor_secret"])
-        sandbox.admin_key = state["admin_key"]
-        sandbox.inference_key = state["inference_key"]
+            self._add_key(KeyRecord(**item))
+        self._key_names.update(state.get("key_names", {}))
+        self.account_id = state["account_id"]
+        self._cursor_secret = bytes.fromhex(state["cursor_secret"])
+        self.admin_key = state["admin_key"]
+        self.inference_key = state["inference_key"]
         added = state.get("ledger_added") or []
         if added:
-            sandbox.ledger.load([*sandbox.ledger.dump_rows(), *added])
-        sandbox._rate_limit_log = list(state["rate_limit_log"])
-        sandbox.usd_balance = float(state["usd_balance"])
-        sandbox.diem_epoch_allocation = float(state["diem_epoch_allocation"])
-        sandbox._creations = deque(state.get("creations", []))
-        sandbox._request_counter = int(state.get("request_counter", sandbox._request_counter))
-        return sandbox
+            self.ledger.load([*self.ledger.dump_rows(), *added])
+        self._rate_limit_log = list(state["rate_limit_log"])
+        self.usd_balance = float(state["usd_balance"])
+        self.diem_epoch_allocation = float(state["diem_epoch_allocation"])
+        self._creations = deque(state.get("creations", []))
+        self._request_counter = int(state.get("request_counter", self._request_counter))
+
+    @contextmanager
+    def _synced(self):
+        """Hold the account for one operation. With a state file, other processes may share
+        it (runserver's restarts, several gunicorn workers, `venice_sandbox` next to
+        `make run`): take the file lock, and reload the state first if another process
+        changed it, so no one works on a stale account or overwrites another's change."""
+        with self._lock:
+            if not self.state_file:
+                yield
+                return
+            self._sync_depth += 1
+            try:
+                if self._sync_depth == 1:
+                    self._lock_state_file()
+                    self._reload_if_changed()
+                yield
+            finally:
+                self._sync_depth -= 1
+                if self._sync_depth == 0:
+                    self._unlock_state_file()
+
+    def _lock_state_file(self) -> None:
+        path = Path(self.state_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+
+    def _unlock_state_file(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _file_stamp(self):
+        try:
+            found = os.stat(self.state_file)
+        except FileNotFoundError:
+            return None
+        return found.st_mtime_ns, found.st_size, found.st_ino
+
+    def _reload_if_changed(self) -> None:
+        stamp = self._file_stamp()
+        if stamp is None or stamp == self._disk_stamp:
+            return
+        with open(self.state_file, encoding="utf-8") as handle:
+            self._apply_state(json.load(handle))
+        self._disk_stamp = stamp
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, clock: SandboxClock | None = None) -> Sandbox:
         with open(path, encoding="utf-8") as handle:
             state = json.load(handle)
-        return cls.from_state(state, state_file=str(path), clock=clock)
+        sandbox = cls.from_state(state, state_file=str(path), clock=clock)
+        sandbox._disk_stamp = sandbox._file_stamp()
+        return sandbox
 
     def save(self, path: str | os.PathLike | None = None) -> None:
         """Write the state file atomically (a temporary file in the same directory, then
@@ -248,6 +305,8 @@ class Sandbox(KeyRoutes, BillingRoutes):
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(state, handle, separators=(",", ":"))
             os.replace(temporary, target)
+            if str(target) == self.state_file:
+                self._disk_stamp = self._file_stamp()
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -264,13 +323,13 @@ class Sandbox(KeyRoutes, BillingRoutes):
         return SandboxAdapter(self)
 
     def find_key(self, secret_or_id: str) -> KeyRecord | None:
-        with self._lock:
+        with self._synced():
             key_id = self._by_secret.get(secret_or_id, secret_or_id)
             return self._keys.get(key_id)
 
     def replace_admin_secret(self, secret: str) -> None:
         """Give the seeded ADMIN key this secret (`venice_sandbox --admin-key`)."""
-        with self._lock:
+        with self._synced():
             record = self.find_key(self.admin_key)
             if record is None:
                 raise KeyError("the seeded ADMIN key was deleted; reset the sandbox")
@@ -284,7 +343,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
 
     def key_ids(self, *, include_expired: bool = True) -> list[str]:
         now_ms = self.clock.now_ms()
-        with self._lock:
+        with self._synced():
             return [
                 record.id
                 for record in self._keys.values()
@@ -308,7 +367,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
         lasts and in USD after."""
         if model not in MODELS_BY_ID:
             raise ValueError(f"unknown model {model!r}; choose one of {sorted(MODELS_BY_ID)}")
-        with self._lock:
+        with self._synced():
             record = self.find_key(secret_or_id)
             now_ms = self.clock.now_ms()
             if record is None:
@@ -399,7 +458,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
         end_ms = to_ms(end) if end else now_ms
         if end_ms <= start_ms:
             raise ValueError("end must be after start")
-        with self._lock:
+        with self._synced():
             if key is not None:
                 record = self.find_key(key)
                 if record is None:
@@ -456,7 +515,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
         end: datetime | None = None,
     ) -> list[dict]:
         """The entries a usage-history walk with these filters returns, in order."""
-        with self._lock:
+        with self._synced():
             found = self.ledger.walk(
                 after=None,
                 start_ms=to_ms(start) if start else None,
@@ -474,7 +533,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
         kind: str = "RPM",
     ) -> dict:
         """Add an entry to /api_keys/rate_limits/log as if the key had hit a limit now."""
-        with self._lock:
+        with self._synced():
             record = self.find_key(secret_or_id)
             if record is None:
                 raise KeyError("no such key")
@@ -547,7 +606,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
         method = method.upper()
         headers = {name.lower(): value for name, value in headers.items()}
         query = query or {}
-        with self._lock:
+        with self._synced():
             self._record_request(method, path, query, headers, body)
             response = self._handle(method, path, query, headers, body or b"")
         if malformed:

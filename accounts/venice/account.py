@@ -3,6 +3,8 @@ status the original SDK offered."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,18 +66,38 @@ def rate_limit_status(
     )
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+POOL_SIZE = 16  # the breaker admits at most 18 requests in flight anyway
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One pool of threads per process, kept between calls: its threads keep their Django
+    cache connections (Redis) instead of opening new ones for every summary. Made again after
+    a fork, whose child would not have the parent's threads."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="venice")
+            _pool_pid = os.getpid()
+        return _pool
+
+
 def run_concurrently(calls: dict[str, Callable[[], Any]]) -> tuple[dict[str, Any], dict]:
-    """Run independent calls on threads; {name: result} and {name: VeniceError}. Anything that
-    is not a VeniceError is a bug and propagates."""
+    """Run independent client calls on the shared threads; {name: result} and
+    {name: VeniceError}. Anything that is not a VeniceError is a bug and propagates.
+
+    The calls must be leaf calls (one API request each, as here), never something that itself
+    waits on this pool, or a full pool could wait on itself."""
     results: dict[str, Any] = {}
     errors: dict[str, VeniceError] = {}
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="venice") as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-        for name, future in futures.items():
-            try:
-                results[name] = future.result()
-            except VeniceError as error:
-                errors[name] = error
+    futures = {name: _executor().submit(call) for name, call in calls.items()}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result()
+        except VeniceError as error:
+            errors[name] = error
     return results, errors
 
 

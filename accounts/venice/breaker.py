@@ -1,18 +1,22 @@
 """A circuit breaker whose state lives in the Django cache, so every worker shares it.
 
-Venice blocks a caller for 30 s once it sends more than 20 failing requests in 30 s. Two
-mechanisms keep the portal (all its workers together) under that line, whatever its callers do:
+Venice blocks a caller for 30 s once more than 20 of its requests in 30 s end in a non-success
+status (any 4xx or 5xx). Two mechanisms keep the portal (all its workers together) under that
+line, whatever its callers do:
 
 1. The classic breaker. `threshold` consecutive upstream failures (5xx, timeouts, connection
    errors; never 4xx) open the circuit: every call fails fast with `UpstreamUnavailableError`
    for `cooldown` seconds. Then one trial call is let through (half-open); its success closes
    the circuit, its failure opens it for another cool-down.
 2. A failure budget, which makes the bound hold under any concurrency. Before it is sent, each
-   request reserves a slot in a window of `window` seconds and gives it back when it did not
-   fail; a request is refused when failures plus requests still in flight in the last `window`
-   seconds would exceed `budget`. So at most `budget` requests can fail in any `window`
-   seconds, even when fifty threads call at the moment Venice goes down, at the price of at
-   most `budget` requests in flight at once across the portal (plenty for one team).
+   request reserves a slot in a window of `window` seconds and gives it back when it
+   succeeded (2xx); a request is refused when failures plus requests still in flight in the
+   last `window` seconds would exceed `budget`. So at most `budget` requests can fail in any
+   `window` seconds, even when fifty threads call at the moment Venice goes down, at the price
+   of at most `budget` requests in flight at once across the portal (plenty for one team).
+   Here a 4xx answer counts too, because it counts for Venice: a burst of lookups of deleted
+   keys would otherwise get the portal's key blocked. It does not open the circuit (Venice is
+   up), it only spends budget.
 
 The window is counted in buckets of `window / 3` seconds: at admission the current bucket and
 the three before it are summed, which covers at least the last `window` seconds, so the bound
@@ -38,8 +42,8 @@ logger = logging.getLogger("accounts.venice")
 
 OPEN_MESSAGE = "Venice is not answering: the portal paused its calls after repeated failures."
 BUDGET_MESSAGE = (
-    "Venice is not answering reliably: the portal is holding back calls so that Venice does "
-    "not block it."
+    "Too many of the portal's recent calls to Venice failed: it is holding back for a few "
+    "seconds so that Venice does not block its key."
 )
 
 
@@ -159,16 +163,35 @@ class CircuitBreaker:
         return Ticket(slot=slot, trial=trial)
 
     def succeeded(self, ticket: Ticket) -> None:
-        """The upstream answered (any status but 5xx): give the slot back, reset the count."""
+        """Venice answered 2xx: give the slot back, reset the count, close after a trial."""
+        self._answered(ticket, give_back=True)
+
+    def refused(self, ticket: Ticket) -> None:
+        """Venice answered 4xx: it is up (reset the count, close after a trial), but Venice
+        counts the answer as a failed request, so the slot stays spent."""
+        self._answered(ticket, give_back=False)
+
+    def _answered(self, ticket: Ticket, *, give_back: bool) -> None:
         if ticket.settled:
             return
         ticket.settled = True
-        self._decr(ticket.slot)
+        if give_back:
+            self._decr(ticket.slot)
         if self.cache.get(self._failures_key):
             self.cache.set(self._failures_key, 0, timeout=self.cooldown * 20)
         if ticket.trial:
             self.cache.delete_many([self._open_key, self._trial_key])
             logger.info("Venice answered the trial call: circuit closed")
+
+    def release(self, ticket: Ticket) -> None:
+        """Neither success nor failure (the call broke on our side): give back the slot and
+        the trial, change nothing else."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        self._decr(ticket.slot)
+        if ticket.trial:
+            self.cache.delete(self._trial_key)
 
     def failed(self, ticket: Ticket) -> None:
         """The upstream failed (5xx, timeout, connection error): keep the slot, count it."""

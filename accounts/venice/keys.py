@@ -99,7 +99,9 @@ class APIKeysAPI:
         POST is never retried. If the call fails in a way that leaves its effect unknown (a
         timeout after the request was sent, a dropped connection, a 5xx), the
         `UpstreamUnavailableError` has `request_sent=True`: the key may exist, so reconcile
-        (look for it in `list()`) before creating another.
+        (look for it in `list()`) before creating another. `request_sent=False` means it
+        surely does not. An `InvalidResponseError` here means Venice created the key but
+        its answer (and so the secret) could not be read: the key exists and is unusable.
         """
         if name is not None and description is not None and name != description:
             raise ValueError("give description or name (the same thing), not both")
@@ -174,9 +176,8 @@ class APIKeysAPI:
         """
         if not key_id:
             raise ValueError("delete() needs a key id")
-        transport = self._transport
         try:
-            data, status = transport.mutate("DELETE", "/api_keys", params={"id": key_id})
+            data, status = self._transport.mutate("DELETE", "/api_keys", params={"id": key_id})
         except NotFoundError as error:
             return bool(getattr(error, "after_ambiguous_attempt", False))
         return self._parse(parsing.parse_delete, data, "DELETE /api_keys", status)

@@ -365,9 +365,14 @@ class Transport:
                 self.breaker.failed(ticket)
                 error = error_for_exception(exc, endpoint, self.timeouts)
                 error.__cause__ = exc
+            except BaseException:
+                self.breaker.release(ticket)  # not Venice's doing: give the slot back
+                raise
             else:
                 if response.status_code >= 500:
                     self.breaker.failed(ticket)
+                elif response.status_code >= 400:
+                    self.breaker.refused(ticket)
                 else:
                     self.breaker.succeeded(ticket)
                 if 200 <= response.status_code < 300:
