@@ -19,10 +19,10 @@ def verify():
 
 
 @pytest.fixture
-def chain(admin_user):
+def chain():
     """Five sealed records and one still pending."""
-    events = [AuditEventFactory(actor=admin_user) for _ in range(5)]
-    AuditEventFactory(actor=admin_user, pending=True)
+    events = [AuditEventFactory() for _ in range(5)]
+    AuditEventFactory(pending=True)
     return events
 
 

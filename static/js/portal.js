@@ -23,4 +23,17 @@
   if (replace && window.history && window.history.replaceState) {
     window.history.replaceState(null, "", replace.getAttribute("data-replace-url"));
   }
+
+  // <details data-open-wide> starts open on wide screens and folded on phones.
+  function openWide() {
+    if (!window.matchMedia("(min-width: 800px)").matches) return;
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", openWide);
+  } else {
+    openWide();
+  }
 })();

@@ -1,0 +1,85 @@
+"""accounts/selectors/audit.py: keyset walks, a key's trail, lost secrets, drift."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts.models import AuditAction, AuditOutcome
+from accounts.selectors.audit import (
+    AuditFilters,
+    Cursor,
+    InvalidCursor,
+    audit_drift,
+    audit_events_for_key,
+    audit_events_iter,
+    audit_key_ids_with_lost_secret,
+    audit_page,
+)
+from accounts.services.audit import SECRET_LOST
+from tests.factories import AuditEventFactory
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_cursor_round_trips_to_the_microsecond():
+    cursor = Cursor(time=datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC), id=42)
+    assert Cursor.decode(cursor.encode()) == cursor
+
+
+@pytest.mark.parametrize("text", ["", "abc", "12", "1.x", "99999999999999999999999.1"])
+def test_malformed_cursor_is_refused(text):
+    with pytest.raises(InvalidCursor):
+        Cursor.decode(text)
+
+
+def test_records_sharing_a_timestamp_are_split_by_id():
+    same = [AuditEventFactory(time=T0) for _ in range(3)]
+    first = audit_page(AuditFilters(), size=2)
+    second = audit_page(AuditFilters(), before=first.next_cursor, size=2)
+    assert [e.pk for e in first.events + second.events] == [e.pk for e in reversed(same)]
+    assert second.next_cursor is None
+
+
+def test_iter_walks_every_chunk_newest_first():
+    events = [AuditEventFactory(time=T0 + timedelta(seconds=i)) for i in range(7)]
+    walked = list(audit_events_iter(AuditFilters(), chunk=3))
+    assert [e.pk for e in walked] == [e.pk for e in reversed(events)]
+
+
+def test_iter_stops_at_until():
+    old = AuditEventFactory(time=T0)
+    AuditEventFactory(time=T0 + timedelta(hours=1))
+    assert list(audit_events_iter(AuditFilters(), until=T0 + timedelta(minutes=1))) == [old]
+
+
+def test_a_keys_trail_is_its_records_newest_first():
+    first = AuditEventFactory(key_id="k1", time=T0)
+    second = AuditEventFactory(key_id="k1", time=T0 + timedelta(minutes=1))
+    AuditEventFactory(key_id="k2")
+    assert audit_events_for_key("k1") == [second, first]
+
+
+def test_keys_whose_secret_was_lost_are_found():
+    AuditEventFactory(action=AuditAction.KEY_CREATED, key_id="lost", details={SECRET_LOST: True})
+    AuditEventFactory(action=AuditAction.KEY_CREATED, key_id="fine")
+    assert audit_key_ids_with_lost_secret() == {"lost"}
+    assert audit_key_ids_with_lost_secret(["fine"]) == set()
+
+
+def test_drift_ignores_failed_creates_and_counts_beyond_what_it_lists(sandbox):
+    from accounts.venice import get_client
+
+    keys = get_client().api_keys.list()
+    AuditEventFactory(action=AuditAction.KEY_CREATED, key_id=keys[0].id, failed=True)
+    drift = audit_drift(keys)
+    assert keys[0] in drift.unrecorded
+    assert drift.unrecorded_total == len(keys)
+    assert drift.vanished_total == 0
+
+
+def test_pending_delete_does_not_count_as_recorded():
+    AuditEventFactory(action=AuditAction.KEY_UPDATED, key_id="gone")
+    AuditEventFactory(action=AuditAction.KEY_DELETED, key_id="gone", outcome=AuditOutcome.PENDING)
+    drift = audit_drift([])
+    assert [key_id for key_id, _ in drift.vanished] == ["gone"]
