@@ -34,11 +34,13 @@ def due_rotation(manager_context, inference_key):
     return rotation
 
 
-def test_it_deletes_old_keys_whose_grace_ended_and_records_each(due_rotation, venice, sandbox):
+def test_it_deletes_old_keys_whose_grace_ended_and_records_each(
+    due_rotation, shared_venice, sandbox
+):
     out, _ = _run()
     due_rotation.refresh_from_db()
     assert due_rotation.state == State.COMPLETED
-    assert venice.api_keys.get(due_rotation.old_key_id) is None
+    assert shared_venice.api_keys.get(due_rotation.old_key_id) is None
     assert f"Rotation {due_rotation.pk}: deleted old key" in out
     assert "1 rotation(s) finished, 0 failed." in out
     deleted = AuditEvent.objects.get(action="key.rotation.old_key_deleted")
@@ -89,7 +91,7 @@ def test_applying_the_policy_needs_an_actor_and_a_place_for_the_secrets(sandbox)
 
 
 def test_applying_the_policy_rotates_what_the_actor_may_and_saves_each_secret(
-    key_manager, venice, tmp_path, authenticates
+    key_manager, shared_venice, tmp_path, authenticates
 ):
     out, _ = _run(
         "--older-than", "300d", "--apply", "--actor", "kim", "--secrets-dir", str(tmp_path)

@@ -62,15 +62,15 @@ def _calls(sandbox, method):
     return [r for r in sandbox.received if r.method == method and r.path == "/api_keys"]
 
 
-def _keys_named(venice, description):
-    return [key for key in venice.api_keys.list() if key.description == description]
+def _keys_named(shared_venice, description):
+    return [key for key in shared_venice.api_keys.list() if key.description == description]
 
 
 # --- the happy paths ---------------------------------------------------------------------------
 
 
 def test_replacement_copies_type_limits_period_privacy_and_gets_the_chosen_expiry(
-    manager_context, inference_key, venice, sandbox
+    manager_context, inference_key, shared_venice, sandbox
 ):
     expires = timezone.now() + timedelta(days=90)
     outcome = rotation_start(
@@ -84,13 +84,13 @@ def test_replacement_copies_type_limits_period_privacy_and_gets_the_chosen_expir
     assert sent["modelPrivacy"] == "PRIVATE_ONLY"
     assert sent["description"] == f"Billing worker (rotation {rotation.pk})"
     assert sent["expiresAt"].startswith(expires.strftime("%Y-%m-%dT%H:%M:%S"))
-    new = venice.api_keys.get(rotation.new_key_id)
+    new = shared_venice.api_keys.get(rotation.new_key_id)
     assert (new.limit_period, new.model_privacy) == (LimitPeriod.MONTH, ModelPrivacy.PRIVATE_ONLY)
     assert new.last6 == rotation.new_last6 == outcome.secret[-6:]
 
 
 def test_grace_period_sets_the_old_keys_expiry_so_venice_itself_stops_it(
-    manager_context, inference_key, venice, sandbox, authenticates
+    manager_context, inference_key, shared_venice, sandbox, authenticates
 ):
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
     rotation = outcome.rotation
@@ -151,23 +151,23 @@ def test_times_in_the_past_are_refused_before_anything_happens(
 
 
 def test_grace_never_lengthens_the_life_of_a_key_that_expires_sooner(
-    manager_context, venice, sandbox
+    manager_context, shared_venice, sandbox
 ):
     soon = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
-    key = venice.api_keys.create("Short lived", expires_at=soon)
+    key = shared_venice.api_keys.create("Short lived", expires_at=soon)
     rotation = rotation_start(context=manager_context, key_id=key.id, grace="7d").rotation
     assert rotation.retire_at == soon
     assert rotation.old_expires_at == soon
 
 
 def test_rotating_without_grace_deletes_the_old_key_and_completes(
-    manager_context, inference_key, venice, authenticates
+    manager_context, inference_key, shared_venice, authenticates
 ):
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="now")
     rotation = outcome.rotation
     assert rotation.state == State.COMPLETED
     assert rotation.old_key_deleted_at is not None and rotation.finished_at is not None
-    assert venice.api_keys.get(inference_key.id) is None
+    assert shared_venice.api_keys.get(inference_key.id) is None
     assert not authenticates(inference_key.secret)
     assert authenticates(outcome.secret)
     assert _trail() == [
@@ -223,9 +223,9 @@ def test_rotating_a_rotated_key_replaces_its_suffix_instead_of_stacking():
 
 
 def test_the_replacement_of_a_64_character_description_fits_venices_limit(
-    manager_context, venice, sandbox
+    manager_context, shared_venice, sandbox
 ):
-    key = venice.api_keys.create("d" * 64)
+    key = shared_venice.api_keys.create("d" * 64)
     outcome = rotation_start(context=manager_context, key_id=key.id, grace="1h")
     assert outcome.ok
     assert len(_posts(sandbox)[-1].json["description"]) == 64
@@ -264,8 +264,8 @@ def test_an_unknown_key_is_refused(manager_context):
     assert refused.value.message == ROTATION_KEY_NOT_FOUND
 
 
-def test_the_portals_own_key_is_never_deleted_at_once(admin_context, venice, sandbox):
-    portal_key = next(k for k in venice.api_keys.list() if k.last6 == sandbox.admin_key[-6:])
+def test_the_portals_own_key_is_never_deleted_at_once(admin_context, shared_venice, sandbox):
+    portal_key = next(k for k in shared_venice.api_keys.list() if k.last6 == sandbox.admin_key[-6:])
     with pytest.raises(RotationError) as refused:
         rotation_start(context=admin_context, key_id=portal_key.id, grace="now")
     assert refused.value.message == ROTATION_PORTAL_KEY_NOW
@@ -324,7 +324,7 @@ def test_the_database_refuses_an_unknown_state(db):
 
 
 def test_a_failed_replacement_create_changes_nothing_and_resumes(
-    manager_context, inference_key, venice, sandbox, authenticates
+    manager_context, inference_key, shared_venice, sandbox, authenticates
 ):
     sandbox.faults.inject("/api_keys", "POST", status=500, times=1)
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
@@ -337,18 +337,18 @@ def test_a_failed_replacement_create_changes_nothing_and_resumes(
     assert _trail() == [
         ("key.rotation.started", "succeeded"),
         ("key.rotation.replacement_created", "failed"),
-        ("key.rotation.failed", "succeeded"),
+        ("key.rotation.failed", "failed"),
     ]
 
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret and authenticates(resumed.secret)
     assert resumed.rotation.state == State.GRACE
-    assert len(_keys_named(venice, resumed.rotation.new_description)) == 1
+    assert len(_keys_named(shared_venice, resumed.rotation.new_description)) == 1
     _assert_chain_intact()
 
 
 def test_resuming_after_a_create_that_timed_out_never_leaves_two_replacements(
-    manager_context, inference_key, venice, sandbox
+    manager_context, inference_key, shared_venice, sandbox
 ):
     sandbox.faults.inject("/api_keys", "POST", timeout="after", times=1)
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
@@ -356,13 +356,13 @@ def test_resuming_after_a_create_that_timed_out_never_leaves_two_replacements(
     assert isinstance(outcome.error, UpstreamUnavailableError)
     assert rotation.state == State.FAILED and not rotation.new_key_id
     # Venice did create it; nobody ever saw its secret.
-    (orphan,) = _keys_named(venice, rotation.new_description)
+    (orphan,) = _keys_named(shared_venice, rotation.new_description)
 
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret
-    (replacement,) = _keys_named(venice, rotation.new_description)
+    (replacement,) = _keys_named(shared_venice, rotation.new_description)
     assert replacement.id == resumed.rotation.new_key_id != orphan.id
-    assert venice.api_keys.get(orphan.id) is None
+    assert shared_venice.api_keys.get(orphan.id) is None
     deleted = AuditEvent.objects.get(action="key.deleted")
     assert (deleted.key_id, deleted.outcome) == (orphan.id, "succeeded")
     assert deleted.details[SECRET_LOST] is True
@@ -370,7 +370,7 @@ def test_resuming_after_a_create_that_timed_out_never_leaves_two_replacements(
 
 
 def test_a_failed_expiry_change_still_hands_over_the_secret_and_resumes_to_grace(
-    manager_context, inference_key, venice, sandbox, authenticates
+    manager_context, inference_key, shared_venice, sandbox, authenticates
 ):
     fault = sandbox.faults.inject("/api_keys", "PATCH", status=500)
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="24h")
@@ -378,31 +378,31 @@ def test_a_failed_expiry_change_still_hands_over_the_secret_and_resumes_to_grace
     assert not outcome.ok
     assert outcome.secret and authenticates(outcome.secret)  # shown now, or lost
     assert (rotation.state, rotation.failed_step) == (State.FAILED, State.REPLACEMENT_CREATED)
-    assert venice.api_keys.get(inference_key.id).expires_at is None
+    assert shared_venice.api_keys.get(inference_key.id).expires_at is None
 
     sandbox.faults.remove(fault)
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret is None
     assert resumed.rotation.state == State.GRACE
-    assert venice.api_keys.get(inference_key.id).expires_at == resumed.rotation.retire_at
+    assert shared_venice.api_keys.get(inference_key.id).expires_at == resumed.rotation.retire_at
     assert len(_posts(sandbox)) == 2  # the fixture's key and the one replacement
     _assert_chain_intact()
 
 
 def test_a_failed_delete_of_the_old_key_resumes_to_completion(
-    manager_context, inference_key, venice, sandbox
+    manager_context, inference_key, shared_venice, sandbox
 ):
     fault = sandbox.faults.inject("/api_keys", "DELETE", status=500)
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="now")
     rotation = outcome.rotation
     assert not outcome.ok and outcome.secret
     assert (rotation.state, rotation.failed_step) == (State.FAILED, State.REPLACEMENT_CREATED)
-    assert venice.api_keys.get(inference_key.id) is not None
+    assert shared_venice.api_keys.get(inference_key.id) is not None
 
     sandbox.faults.remove(fault)
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.rotation.state == State.COMPLETED
-    assert venice.api_keys.get(inference_key.id) is None
+    assert shared_venice.api_keys.get(inference_key.id) is None
     assert [a for a, _ in _trail()] == [
         "key.rotation.started",
         "key.rotation.replacement_created",
@@ -415,7 +415,7 @@ def test_a_failed_delete_of_the_old_key_resumes_to_completion(
 
 
 def test_a_failed_delete_at_the_end_of_grace_waits_for_a_person(
-    manager_context, admin_context, inference_key, venice, sandbox
+    manager_context, admin_context, inference_key, shared_venice, sandbox
 ):
     rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
     later = rotation.retire_at + timedelta(minutes=1)
@@ -431,7 +431,7 @@ def test_a_failed_delete_at_the_end_of_grace_waits_for_a_person(
     sandbox.faults.remove(fault)
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk, now=later)
     assert resumed.ok and resumed.rotation.state == State.COMPLETED
-    assert venice.api_keys.get(inference_key.id) is None
+    assert shared_venice.api_keys.get(inference_key.id) is None
     _assert_chain_intact()
 
 
@@ -455,7 +455,7 @@ def test_resuming_a_rotation_another_request_is_working_on_is_refused(
 
 
 def test_a_rotation_whose_worker_died_mid_create_resumes_without_a_second_replacement(
-    manager_context, inference_key, venice
+    manager_context, inference_key, shared_venice
 ):
     # A crash between Venice creating the key and the portal hearing of it: the row still says
     # "started", the lease has run out, and the key exists upstream.
@@ -472,11 +472,11 @@ def test_a_rotation_whose_worker_died_mid_create_resumes_without_a_second_replac
     )
     rotation.new_description = replacement_description(inference_key.description, rotation.pk)
     rotation.save()
-    orphan = venice.api_keys.create(rotation.new_description)
+    orphan = shared_venice.api_keys.create(rotation.new_description)
 
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret
-    (replacement,) = _keys_named(venice, rotation.new_description)
+    (replacement,) = _keys_named(shared_venice, rotation.new_description)
     assert replacement.id == resumed.rotation.new_key_id != orphan.id
 
 
@@ -484,7 +484,7 @@ def test_a_rotation_whose_worker_died_mid_create_resumes_without_a_second_replac
 
 
 def test_abort_in_grace_gives_the_old_key_back_its_life_and_keeps_the_replacement(
-    manager_context, inference_key, venice, sandbox, authenticates
+    manager_context, inference_key, shared_venice, sandbox, authenticates
 ):
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
     rotation = rotation_abort(
@@ -492,7 +492,7 @@ def test_abort_in_grace_gives_the_old_key_back_its_life_and_keeps_the_replacemen
     )
     assert rotation.state == State.ABORTED and rotation.finished_at is not None
     assert _calls(sandbox, "PATCH")[-1].json == {"id": inference_key.id, "expiresAt": None}
-    assert venice.api_keys.get(rotation.new_key_id) is not None
+    assert shared_venice.api_keys.get(rotation.new_key_id) is not None
     sandbox.clock.set(outcome.rotation.retire_at + timedelta(hours=1))
     assert authenticates(inference_key.secret) and authenticates(outcome.secret)
     aborted = AuditEvent.objects.get(action="key.rotation.aborted")
@@ -502,13 +502,13 @@ def test_abort_in_grace_gives_the_old_key_back_its_life_and_keeps_the_replacemen
 
 
 def test_abort_with_delete_replacement_deletes_it(
-    manager_context, inference_key, venice, authenticates
+    manager_context, inference_key, shared_venice, authenticates
 ):
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="24h")
     rotation_abort(
         context=manager_context, rotation_id=outcome.rotation.pk, delete_replacement=True
     )
-    assert venice.api_keys.get(outcome.rotation.new_key_id) is None
+    assert shared_venice.api_keys.get(outcome.rotation.new_key_id) is None
     assert not authenticates(outcome.secret)
     assert authenticates(inference_key.secret)
     assert AuditEvent.objects.get(action="key.rotation.aborted").details["replacement_deleted"]
@@ -516,14 +516,14 @@ def test_abort_with_delete_replacement_deletes_it(
 
 
 def test_abort_after_a_create_that_timed_out_deletes_the_orphan(
-    manager_context, inference_key, venice, sandbox
+    manager_context, inference_key, shared_venice, sandbox
 ):
     sandbox.faults.inject("/api_keys", "POST", timeout="after", times=1)
     rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
-    (orphan,) = _keys_named(venice, rotation.new_description)
+    (orphan,) = _keys_named(shared_venice, rotation.new_description)
     rotation_abort(context=manager_context, rotation_id=rotation.pk, delete_replacement=False)
-    assert venice.api_keys.get(orphan.id) is None
-    assert venice.api_keys.get(inference_key.id) is not None
+    assert shared_venice.api_keys.get(orphan.id) is None
+    assert shared_venice.api_keys.get(inference_key.id) is not None
     _assert_chain_intact()
 
 
@@ -574,9 +574,9 @@ def test_a_failed_abort_leaves_the_rotation_open_to_try_again(
 
 
 def test_finish_due_deletes_only_the_old_keys_whose_grace_has_ended(
-    manager_context, admin_context, inference_key, venice
+    manager_context, admin_context, inference_key, shared_venice
 ):
-    other = venice.api_keys.create("Reporting job")
+    other = shared_venice.api_keys.create("Reporting job")
     due = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
     later = rotation_start(context=manager_context, key_id=other.id, grace="7d").rotation
 
@@ -585,8 +585,8 @@ def test_finish_due_deletes_only_the_old_keys_whose_grace_has_ended(
     due.refresh_from_db()
     later.refresh_from_db()
     assert due.state == State.COMPLETED and later.state == State.GRACE
-    assert venice.api_keys.get(inference_key.id) is None
-    assert venice.api_keys.get(other.id) is not None
+    assert shared_venice.api_keys.get(inference_key.id) is None
+    assert shared_venice.api_keys.get(other.id) is not None
     _assert_chain_intact()
 
 
@@ -628,7 +628,7 @@ def _in_threads(count, work):
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_rotations_racing_for_one_key_leave_exactly_one(
-    manager_context, inference_key, venice, sandbox
+    manager_context, inference_key, shared_venice, sandbox
 ):
     results = _in_threads(
         2,
@@ -645,11 +645,11 @@ def test_two_rotations_racing_for_one_key_leave_exactly_one(
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_finish_runs_delete_each_old_key_once(
-    manager_context, admin_context, venice, sandbox
+    manager_context, admin_context, shared_venice, sandbox
 ):
     rotations = []
     for n in range(3):
-        key = venice.api_keys.create(f"Worker {n}")
+        key = shared_venice.api_keys.create(f"Worker {n}")
         rotations.append(
             rotation_start(context=manager_context, key_id=key.id, grace="1h").rotation
         )

@@ -56,7 +56,7 @@ def test_the_form_says_what_will_happen_with_the_keys_settings(client, key_manag
 
 
 def test_posting_the_form_rotates_and_shows_the_secret_once(
-    client, key_manager, inference_key, venice, authenticates
+    client, key_manager, inference_key, shared_venice, authenticates
 ):
     client.force_login(key_manager)
     response = client.post(_rotate_url(inference_key), {"grace": "24h"})
@@ -82,7 +82,9 @@ def test_posting_the_form_rotates_and_shows_the_secret_once(
     assert secret not in str(stored)
 
 
-def test_rotating_without_grace_lands_on_the_new_key(client, key_manager, inference_key, venice):
+def test_rotating_without_grace_lands_on_the_new_key(
+    client, key_manager, inference_key, shared_venice
+):
     client.force_login(key_manager)
     response = client.post(_rotate_url(inference_key), {"grace": "now"})
     rotation = Rotation.objects.get()
@@ -90,7 +92,7 @@ def test_rotating_without_grace_lands_on_the_new_key(client, key_manager, infere
     assert "is deleted" in response.content.decode()
     new_page = reverse("keys:detail", args=[rotation.new_key_id])
     assert f'data-replace-url="{new_page}"' in response.content.decode()
-    assert venice.api_keys.get(inference_key.id) is None
+    assert shared_venice.api_keys.get(inference_key.id) is None
 
 
 def test_a_custom_grace_needs_its_end_and_keeps_the_input(client, key_manager, inference_key):
@@ -196,7 +198,7 @@ def test_resume_of_a_later_step_redirects_to_the_key_page_with_a_message(
 
 
 def test_abort_asks_about_the_replacement_before_doing_anything(
-    client, key_manager, manager_context, inference_key, venice
+    client, key_manager, manager_context, inference_key, shared_venice
 ):
     rotation = rotation_start(
         context=manager_context, key_id=inference_key.id, grace="24h"
@@ -210,7 +212,7 @@ def test_abort_asks_about_the_replacement_before_doing_anything(
     response = client.post(_abort_url(rotation), {"delete_replacement": "yes"}, follow=True)
     rotation.refresh_from_db()
     assert rotation.state == State.ABORTED
-    assert venice.api_keys.get(rotation.new_key_id) is None
+    assert shared_venice.api_keys.get(rotation.new_key_id) is None
     assert "the replacement was deleted" in response.content.decode()
 
 

@@ -31,8 +31,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import AuditAction, Rotation
-from accounts.services.audit import SECRET_LOST, AuditContext, audited
+from accounts.models import AuditAction, AuditOutcome, Rotation
+from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
 from accounts.services.keys import may_manage_key_type
 from accounts.venice import APIKey, APIKeyType, NotFoundError, VeniceError, get_client
 
@@ -541,19 +541,8 @@ def _delete_old(rotation: Rotation, context: AuditContext, *, client, now: datet
 
 
 def _complete(rotation: Rotation, context: AuditContext, *, now: datetime) -> None:
-    with audited(
-        context,
-        action=ACTION_COMPLETED,
-        key_id=rotation.new_key_id,
-        description=rotation.new_description,
-        last6=rotation.new_last6,
-        details={
-            "rotation": rotation.pk,
-            "old_key_id": rotation.old_key_id,
-            "new_key_id": rotation.new_key_id,
-            "grace": rotation.grace,
-        },
-    ):
+    # Local bookkeeping, no upstream call: the state and its record commit together.
+    with transaction.atomic():
         _save(
             rotation,
             state=State.COMPLETED,
@@ -561,29 +550,46 @@ def _complete(rotation: Rotation, context: AuditContext, *, now: datetime) -> No
             failed_step="",
             last_error="",
         )
+        audit_log(
+            context,
+            action=ACTION_COMPLETED,
+            key_id=rotation.new_key_id,
+            description=rotation.new_description,
+            last6=rotation.new_last6,
+            details={
+                "rotation": rotation.pk,
+                "old_key_id": rotation.old_key_id,
+                "new_key_id": rotation.new_key_id,
+                "grace": rotation.grace,
+            },
+        )
 
 
 def _fail(rotation: Rotation, context: AuditContext, *, step: str, error: VeniceError) -> None:
-    with audited(
-        context,
-        action=ACTION_FAILED,
-        key_id=rotation.old_key_id,
-        description=rotation.old_description,
-        last6=rotation.old_last6,
-        details={
-            "rotation": rotation.pk,
-            "step": step,
-            "error": error.message,
-            "status": error.status,
-            "new_key_id": rotation.new_key_id,
-        },
-    ):
+    """The rotation stops at `step`; its record says so as a failure, with Venice's error
+    (the step's own record, already finished as failed, says the same about the call)."""
+    with transaction.atomic():
         _save(
             rotation,
             state=State.FAILED,
             failed_step=step,
             last_error=error.user_message,
             lease_until=None,
+        )
+        audit_log(
+            context,
+            action=ACTION_FAILED,
+            key_id=rotation.old_key_id,
+            description=rotation.old_description,
+            last6=rotation.old_last6,
+            details={
+                "rotation": rotation.pk,
+                "step": step,
+                "status": error.status,
+                "new_key_id": rotation.new_key_id,
+            },
+            outcome=AuditOutcome.FAILED,
+            error=error.message,
         )
 
 
