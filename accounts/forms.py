@@ -1,7 +1,8 @@
-"""Forms: parse and validate input as the Venice spec says, before anything goes upstream.
+"""Forms: parse and validate what people type; views pass the cleaned values to services.
 
-Bounds come from spec/venice-account-api.yaml: a description of at most 64 characters, limits
-between 0 and 9999999999, the three limit periods and privacy tiers, an expiry as a date-time.
+Key forms validate as the Venice spec says, before anything goes upstream. Bounds come from
+spec/venice-account-api.yaml: a description of at most 64 characters, limits between 0 and
+9999999999, the three limit periods and privacy tiers, an expiry as a date-time.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ KEY_TYPE_CHOICES = [
     (APIKeyType.ADMIN.value, "ADMIN — full access to the account API"),
 ]
 LIMIT_PERIOD_CHOICES = [
-    (LimitPeriod.EPOCH.value, "Daily (EPOCH, resets every UTC day)"),
-    (LimitPeriod.MONTH.value, "Monthly (resets on the 1st, UTC)"),
-    (LimitPeriod.LIFETIME.value, "Lifetime (never resets)"),
+    (LimitPeriod.EPOCH.value, "Daily (EPOCH)"),
+    (LimitPeriod.MONTH.value, "Monthly"),
+    (LimitPeriod.LIFETIME.value, "Lifetime"),
 ]
 MODEL_PRIVACY_CHOICES = [
     (ModelPrivacy.ALL.value, "All models"),
@@ -98,7 +99,7 @@ class _KeySettingsForm(forms.Form):
         label="Limit period",
         choices=LIMIT_PERIOD_CHOICES,
         initial=LimitPeriod.EPOCH.value,
-        help_text="The window the limits apply to.",
+        help_text="Limits reset every UTC day, on the 1st of each month, or never.",
     )
     model_privacy = forms.ChoiceField(
         label="Model privacy",
@@ -216,7 +217,9 @@ class KeyEditForm(_KeySettingsForm):
             "diem_limit": key.consumption_limits.diem,
             "limit_period": key.limit_period.value,
             "model_privacy": key.model_privacy.value,
-            "expires_at": key.expires_at,
+            # The input holds minutes: compare at that precision, or every save would move
+            # the expiry by the seconds the input cannot show.
+            "expires_at": _to_minute(key.expires_at),
         }
         super().__init__(*args, initial=initial, **kwargs)
         self.key = key
@@ -233,9 +236,13 @@ class KeyEditForm(_KeySettingsForm):
             changes["limit_period"] = settings["limit_period"]
         if settings["model_privacy"] != self.key.model_privacy:
             changes["model_privacy"] = settings["model_privacy"]
-        if "expires_at" in self.changed_data and settings["expires_at"] != self.key.expires_at:
+        if "expires_at" in self.changed_data:
             changes["expires_at"] = settings["expires_at"]
         return changes
+
+
+def _to_minute(value):
+    return value.replace(second=0, microsecond=0) if value is not None else None
 
 
 class KeyDeleteForm(forms.Form):
@@ -251,7 +258,9 @@ class KeyDeleteForm(forms.Form):
         if not key.is_admin:
             del self.fields["confirm_description"]
         else:
-            self.fields["confirm_description"].widget.attrs["autocomplete"] = "off"
+            field = self.fields["confirm_description"]
+            field.widget.attrs["autocomplete"] = "off"
+            field.help_text = f"This is an ADMIN key: type “{key.description}” to confirm."
 
     def clean_confirm_description(self):
         value = self.cleaned_data["confirm_description"]
@@ -315,7 +324,7 @@ class KeyFilterForm(forms.Form):
         )
 
 
-# --- Audit ------------------------------------------------------------------------------------
+# --- audit ---------------------------------------------------------------------------------
 
 AUDIT_DATE_ORDER_ERROR = "The end date must be on or after the start date."
 AUDIT_CURSOR_ERROR = "That page link is no longer valid; the list starts from the newest record."

@@ -16,6 +16,7 @@ class NavItem:
 
 NAV_ITEMS = (
     NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
+    NavItem("API keys", "keys:list", Ability.VIEW_KEYS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
 )
 

@@ -2,15 +2,6 @@ from django.urls import include, path
 
 from accounts.views import audit, dashboard, health, keys, rotation
 
-audit_patterns = (
-    [
-        path("audit/", audit.audit_list, name="list"),
-        path("audit/<int:event_id>/", audit.audit_detail, name="detail"),
-        path("audit.csv", audit.audit_csv, name="csv"),
-    ],
-    "audit",
-)
-
 keys_patterns = (
     [
         path("", keys.key_list, name="list"),
@@ -34,9 +25,18 @@ keys_patterns = (
     "keys",
 )
 
+audit_patterns = (
+    [
+        path("audit/", audit.audit_list, name="list"),
+        path("audit/<int:event_id>/", audit.audit_detail, name="detail"),
+        path("audit.csv", audit.audit_csv, name="csv"),
+    ],
+    "audit",
+)
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
-    path("", include(audit_patterns)),
     path("keys/", include(keys_patterns)),
+    path("", include(audit_patterns)),
 ]

@@ -8,44 +8,51 @@ from django.urls import reverse
 
 from accounts.models import Rotation
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
-from accounts.sandbox import get_sandbox
 from tests.factories import AuditEventFactory
+from tests.fixtures.keys import ADMIN_KEY, INFERENCE_KEY, seeded_key_id
 
 ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
 AUDIT_READERS = {ADMINISTRATOR, AUDITOR}
 KEY_MANAGERS = {ADMINISTRATOR, KEY_MANAGER}
+# Seeded sandbox keys (the same ids for the same seed): one of each type.
+INFERENCE_KEY_ID = seeded_key_id(INFERENCE_KEY)
+ADMIN_KEY_ID = seeded_key_id(ADMIN_KEY)
 
 
 def _an_audit_record():
     return (AuditEventFactory().pk,)
 
 
-def _an_inference_key():
-    sandbox = get_sandbox()
-    return (sandbox.find_key(sandbox.inference_key).id,)
-
-
 def _a_rotation():
-    (key_id,) = _an_inference_key()
     rotation = Rotation.objects.create(
-        old_key_id=key_id,
+        old_key_id=INFERENCE_KEY_ID,
         old_key_type="INFERENCE",
         grace="24h",
         state=Rotation.State.FAILED,
         failed_step=Rotation.State.STARTED,
         started_by_username="kim",
     )
-    return (key_id, rotation.pk)
+    return (INFERENCE_KEY_ID, rotation.pk)
 
 
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
 # args may be a callable, called inside the test, for routes that need a row to exist.
 ROUTES = [
     ("dashboard", (), ALL),
+    ("keys:list", (), ALL),
+    ("keys:new", (), KEY_MANAGERS),
+    ("keys:detail", (INFERENCE_KEY_ID,), ALL),
+    ("keys:detail", (ADMIN_KEY_ID,), ALL),
+    ("keys:edit", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    ("keys:delete", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    # A Key manager manages INFERENCE keys only.
+    ("keys:edit", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    ("keys:delete", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),
     ("audit:csv", (), AUDIT_READERS),
-    ("keys:rotate", _an_inference_key, KEY_MANAGERS),
+    ("keys:rotate", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    ("keys:rotate", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
@@ -64,7 +71,9 @@ def _cases():
     for url_name, args, allowed in ROUTES:
         for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
             expected = 200 if role in allowed else 403
-            yield pytest.param(url_name, args, role, expected, id=f"{url_name}-{role}")
+            shown = "" if callable(args) else "".join(f"-{arg[:8]}" for arg in args)
+            name = f"{url_name}{shown}-{role}"
+            yield pytest.param(url_name, args, role, expected, id=name)
 
 
 @pytest.mark.django_db

@@ -21,12 +21,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.access import ability_required, refuse
 from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
 from accounts.roles import Ability
+from accounts.selectors.audit import audit_events_for_key, audit_key_ids_with_lost_secret
 from accounts.selectors.keys import (
-    api_key_audit_trail,
     api_key_flags,
     api_key_get,
     api_key_list,
-    api_key_secret_lost,
     api_key_usage_meters,
 )
 from accounts.selectors.rotation import rotation_open_for, rotation_retired, rotations_for_key
@@ -106,10 +105,10 @@ def key_detail(request, key_id: str):
     context = {
         "key": key,
         "flags": api_key_flags(
-            key, now=timezone.now(), secret_lost=api_key_secret_lost(key_id=key.id)
+            key, now=timezone.now(), secret_lost=bool(audit_key_ids_with_lost_secret([key.id]))
         ),
         "meters": api_key_usage_meters(key),
-        "audit_events": api_key_audit_trail(key_id=key.id),
+        "audit_events": audit_events_for_key(key.id),
         "may_manage": may_manage_key_type(request.user, key.api_key_type),
         # The rotation feature's part of the page (templates/keys/_rotations.html).
         "rotations": rotations_for_key(key_id=key.id),
@@ -128,7 +127,7 @@ def key_new(request):
         if not may_create_admin:
             return refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
 
-    form = KeyCreateForm(request.POST or None, allow_admin=may_create_admin)
+    form = KeyCreateForm(_posted(request), allow_admin=may_create_admin)
     error = None
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["submission"]
@@ -174,7 +173,7 @@ def key_edit(request, key_id: str):
     if refusal is not None:
         return refusal
 
-    form = KeyEditForm(request.POST or None, key=key)
+    form = KeyEditForm(_posted(request), key=key)
     error = None
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
@@ -203,7 +202,7 @@ def key_delete(request, key_id: str):
     if refusal is not None:
         return refusal
 
-    form = KeyDeleteForm(request.POST or None, key=key)
+    form = KeyDeleteForm(_posted(request), key=key)
     error = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -230,6 +229,12 @@ def _key_to_manage(request, key_id: str):
     if not may_manage_key_type(request.user, key.api_key_type):
         return None, refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
     return key, None
+
+
+def _posted(request):
+    # Not `request.POST or None`: an empty POST (a delete form with nothing to type) is
+    # still a submission.
+    return request.POST if request.method == "POST" else None
 
 
 def _fetch(key_id: str) -> tuple[APIKey | None, VeniceError | None]:
