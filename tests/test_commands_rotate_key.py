@@ -25,16 +25,16 @@ def _run(*args):
 
 
 def test_the_secret_goes_to_a_new_file_readable_only_by_its_owner(
-    key_manager, inference_key, tmp_path, authenticates, caplog
+    key_manager, inference_key, tmp_path, authenticates, all_logs, database_text
 ):
-    caplog.set_level("DEBUG")
     path = tmp_path / "new.key"
     out, err = _run(inference_key.id, "--grace", "24h", "--actor", "kim", "--secret-to", str(path))
     secret = path.read_text().strip()
     assert path.read_text() == f"{secret}\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert authenticates(secret)
-    assert secret not in out + err and secret not in caplog.text
+    assert secret not in out + err
+    assert secret not in all_logs.text and secret not in database_text()
     rotation = Rotation.objects.get()
     assert rotation.state == State.GRACE and rotation.started_by == key_manager
     assert f"Rotation {rotation.pk}" in out and str(path) in out
