@@ -638,6 +638,10 @@ def test_two_rotations_racing_for_one_key_leave_exactly_one(
     assert len(refused) == 1 and refused[0].message == ROTATION_ALREADY_OPEN
     assert Rotation.objects.count() == 1
     assert len(_posts(sandbox)) == 2  # the fixture's key and one replacement
+    starts = AuditEvent.objects.filter(action="key.rotation.started")
+    assert sorted(starts.values_list("outcome", flat=True)) == ["failed", "succeeded"]
+    assert ROTATION_ALREADY_OPEN in starts.get(outcome="failed").error
+    _assert_chain_intact()
 
 
 @postgres_only
