@@ -50,6 +50,7 @@ CREATE_OUTCOME_UNKNOWN = (
 AMBIGUOUS_CREATE_WINDOW = timedelta(minutes=2)
 
 
+@sensitive_variables("created")
 def api_key_create(
     *,
     context: AuditContext,

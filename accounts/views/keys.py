@@ -121,6 +121,7 @@ def key_detail(request, key_id: str):
 @ability_required(Ability.MANAGE_INFERENCE_KEYS)
 @require_http_methods(["GET", "POST"])
 @never_cache
+@sensitive_variables("created")
 def key_new(request):
     may_create_admin = request.user.has_perm(Ability.MANAGE_ADMIN_KEYS.permission)
     if request.method == "POST" and request.POST.get("api_key_type") == APIKeyType.ADMIN:
