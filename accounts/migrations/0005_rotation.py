@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_audit_event'),
+        ('accounts', '0004_audit_drift_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
