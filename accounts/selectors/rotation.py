@@ -12,6 +12,14 @@ def rotation_open_for(*, key_id: str) -> Rotation | None:
     return Rotation.objects.filter(old_key_id=key_id, state__in=Rotation.OPEN_STATES).first()
 
 
+def rotations_open_by_key() -> dict[str, Rotation]:
+    """Every open rotation, by the id of the key it retires (one query, for the dashboard)."""
+    return {
+        rotation.old_key_id: rotation
+        for rotation in Rotation.objects.filter(state__in=Rotation.OPEN_STATES)
+    }
+
+
 def rotations_for_key(*, key_id: str, limit: int = 20) -> list[Rotation]:
     """The rotations that retired this key or produced it, newest first."""
     return list(Rotation.objects.filter(Q(old_key_id=key_id) | Q(new_key_id=key_id))[:limit])
