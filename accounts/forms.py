@@ -396,3 +396,89 @@ class AuditFilterForm(forms.Form):
             date_from=data["date_from"],
             date_to=data["date_to"],
         )
+
+
+# --- Rotation ---------------------------------------------------------------------------------
+
+GRACE_CHOICES = [
+    ("now", "None: delete the old key right away"),
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("custom", "Until a time I choose"),
+]
+GRACE_END_REQUIRED = "Choose when the grace period ends."
+GRACE_END_NOT_IN_FUTURE = "The end of the grace period must be in the future."
+ABORT_CHOICE_REQUIRED = "Say whether to delete the replacement key or keep it."
+
+
+class RotationForm(forms.Form):
+    """How to retire the old key, and the new key's expiry."""
+
+    grace = forms.ChoiceField(
+        label="Keep the old key working for",
+        choices=GRACE_CHOICES,
+        initial="24h",
+        widget=forms.RadioSelect,
+        help_text="Time to move whatever uses the old key to the new one. Venice stops the old "
+        "key when the grace period ends, and the portal deletes it.",
+    )
+    grace_ends_at = forms.DateTimeField(
+        label="Grace period ends (UTC)",
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text="Only for “Until a time I choose”.",
+    )
+    new_expires_at = forms.DateTimeField(
+        label="New key expires (UTC)",
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text="Empty means the new key never expires.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        now = timezone.now()
+        ends = data.get("grace_ends_at")
+        if data.get("grace") == "custom":
+            if ends is None and "grace_ends_at" not in self.errors:
+                self.add_error("grace_ends_at", GRACE_END_REQUIRED)
+            elif ends is not None and ends <= now:
+                self.add_error("grace_ends_at", GRACE_END_NOT_IN_FUTURE)
+        expires = data.get("new_expires_at")
+        if expires is not None and expires <= now:
+            self.add_error("new_expires_at", EXPIRY_NOT_IN_FUTURE)
+        return data
+
+    def rotation_arguments(self) -> dict:
+        """The cleaned values as rotation_start takes them."""
+        data = self.cleaned_data
+        return {
+            "grace": data["grace"],
+            "grace_ends_at": data["grace_ends_at"] if data["grace"] == "custom" else None,
+            "new_expires_at": data["new_expires_at"],
+        }
+
+
+class RotationAbortForm(forms.Form):
+    """Aborting after the replacement exists asks what to do with it."""
+
+    delete_replacement = forms.ChoiceField(
+        label="The replacement key",
+        choices=[
+            ("no", "Keep it (both keys stay)"),
+            ("yes", "Delete it (anything given its secret stops working)"),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+
+    def __init__(self, *args, has_replacement: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.has_replacement = has_replacement
+
+    def clean_delete_replacement(self) -> bool:
+        value = self.cleaned_data["delete_replacement"]
+        if self.has_replacement and value not in ("yes", "no"):
+            raise forms.ValidationError(ABORT_CHOICE_REQUIRED)
+        return value == "yes"

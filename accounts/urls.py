@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import audit, billing, dashboard, health, keys, limits
+from accounts.views import audit, billing, dashboard, health, keys, limits, rotation
 
 keys_patterns = (
     [
@@ -10,6 +10,17 @@ keys_patterns = (
         path("<str:key_id>/", keys.key_detail, name="detail"),
         path("<str:key_id>/edit/", keys.key_edit, name="edit"),
         path("<str:key_id>/delete/", keys.key_delete, name="delete"),
+        path("<str:key_id>/rotate/", rotation.key_rotate, name="rotate"),
+        path(
+            "<str:key_id>/rotations/<int:rotation_id>/resume/",
+            rotation.rotation_resume_view,
+            name="rotation_resume",
+        ),
+        path(
+            "<str:key_id>/rotations/<int:rotation_id>/abort/",
+            rotation.rotation_abort_view,
+            name="rotation_abort",
+        ),
     ],
     "keys",
 )

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.keys",
     "tests.fixtures.billing",
     "tests.fixtures.browser",
+    "tests.fixtures.rotation",
 ]
 
 

@@ -6,8 +6,10 @@ from collections import Counter
 import pytest
 from django.urls import reverse
 
+from accounts.models import RotationState
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from accounts.services.dashboard import RUNWAY_USAGE_FAILED
+from accounts.services.rotation import rotation_start
 from accounts.templatetags.billing_format import amount
 from tests.factories import AuditEventFactory
 
@@ -88,6 +90,35 @@ def test_keys_needing_attention_lists_the_seeded_problem_keys(as_role):
     assert "Production backend" not in panel
     # Most urgent first: the key expiring within hours leads the list.
     assert panel.index("Temporary demo key") < panel.index("Old prototype")
+
+
+def test_a_failed_rotation_flags_its_key_as_urgent(
+    as_role, sandbox, manager_context, inference_key
+):
+    sandbox.faults.inject("/api_keys", method="POST", status=500, times=3)
+    outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="24h")
+    assert outcome.rotation.state == RotationState.FAILED
+
+    panel = _panel(_dashboard(as_role(KEY_MANAGER)), "attention")
+
+    assert re.search(
+        r'Billing worker.*?<span class="badge badge--danger">Rotation failed: resume or abort it',
+        panel,
+        re.S,
+    )
+    # Urgent keys come before the merely idle or unlimited ones.
+    assert panel.index("Billing worker") < panel.index("Old prototype")
+
+
+def test_a_key_in_its_rotation_grace_period_says_when_it_retires(
+    as_role, manager_context, inference_key
+):
+    outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="24h")
+    retire_at = outcome.rotation.retire_at
+
+    panel = _panel(_dashboard(as_role(KEY_MANAGER)), "attention")
+
+    assert f"Rotated; old key retires {retire_at:%Y-%m-%d %H:%M} UTC" in panel
 
 
 def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(

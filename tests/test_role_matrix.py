@@ -6,6 +6,7 @@ Later features add their routes to ROUTES; a route missing here is a route nobod
 import pytest
 from django.urls import reverse
 
+from accounts.models import Rotation
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from tests.factories import AuditEventFactory
 from tests.fixtures.keys import ADMIN_KEY, INFERENCE_KEY, seeded_key_id
@@ -20,6 +21,18 @@ ADMIN_KEY_ID = seeded_key_id(ADMIN_KEY)
 
 def _an_audit_record():
     return (AuditEventFactory().pk,)
+
+
+def _a_rotation():
+    rotation = Rotation.objects.create(
+        old_key_id=INFERENCE_KEY_ID,
+        old_key_type="INFERENCE",
+        grace="24h",
+        state=Rotation.State.FAILED,
+        failed_step=Rotation.State.STARTED,
+        started_by_username="kim",
+    )
+    return (INFERENCE_KEY_ID, rotation.pk)
 
 
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
@@ -42,6 +55,15 @@ ROUTES = [
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),
     ("audit:csv", (), AUDIT_READERS),
+    ("keys:rotate", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    ("keys:rotate", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+]
+
+# POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
+# GET tells whether the role gets through without changing anything.
+POST_ROUTES = [
+    ("keys:rotation_resume", _a_rotation, KEY_MANAGERS),
+    ("keys:rotation_abort", _a_rotation, KEY_MANAGERS),
 ]
 
 
@@ -70,8 +92,27 @@ def test_role_may_open_route_only_as_design_says(
         assert b"have access to this" in response.content
 
 
+def _post_cases():
+    for url_name, args, allowed in POST_ROUTES:
+        for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
+            expected = 405 if role in allowed else 403
+            yield pytest.param(url_name, args, role, expected, id=f"{url_name}-{role}")
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES)
+@pytest.mark.parametrize(("url_name", "args", "role", "expected"), list(_post_cases()))
+def test_role_may_post_to_route_only_as_design_says(
+    client, user_with_role, url_name, args, role, expected
+):
+    client.force_login(user_with_role(role))
+    response = client.get(reverse(url_name, args=_args(args)))
+    assert response.status_code == expected
+    if expected == 403:
+        assert b"have access to this" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url_name", "args", "allowed"), ROUTES + POST_ROUTES)
 def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
     url = reverse(url_name, args=_args(args))
     response = client.get(url)

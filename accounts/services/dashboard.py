@@ -14,8 +14,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
+from accounts.models import Rotation, RotationState
 from accounts.roles import Ability
 from accounts.selectors.audit import AuditFilters, audit_page
+from accounts.selectors.rotation import rotations_open_by_key
 from accounts.venice import (
     AccountSummary,
     APIKey,
@@ -153,7 +155,7 @@ def dashboard_from_summary(*, summary: AccountSummary, user, now: datetime) -> D
         diem=_diem_panel(summary) if billing else None,
         runway=_runway_panel(summary, now) if billing else None,
         key_counts=_key_counts_panel(summary),
-        attention=_attention_panel(summary, now),
+        attention=_attention_panel(summary, now, rotations_open_by_key()),
         limits=_limits_panel(summary) if may(Ability.VIEW_LIMITS.permission) else None,
         audit=_audit_panel() if may(Ability.VIEW_AUDIT.permission) else None,
     )
@@ -227,10 +229,14 @@ def _key_counts_panel(summary: AccountSummary) -> KeyCountsPanel:
     )
 
 
-def key_attention_reasons(key: APIKey, now: datetime) -> tuple[AttentionReason, ...]:
-    """Why a key needs someone's attention: it expires soon (or has), it has gone unused, or
-    nothing limits what it can spend."""
+def key_attention_reasons(
+    key: APIKey, now: datetime, rotation: Rotation | None = None
+) -> tuple[AttentionReason, ...]:
+    """Why a key needs someone's attention: a rotation of it failed or is unfinished, it
+    expires soon (or has), it has gone unused, or nothing limits what it can spend."""
     reasons = []
+    if rotation is not None:
+        reasons.append(_rotation_reason(rotation))
     if key.expires_at is not None:
         left = key.expires_at - now
         if left <= timedelta(0):
@@ -254,6 +260,16 @@ def key_attention_reasons(key: APIKey, now: datetime) -> tuple[AttentionReason, 
     return tuple(reasons)
 
 
+def _rotation_reason(rotation: Rotation) -> AttentionReason:
+    if rotation.state == RotationState.FAILED:
+        return AttentionReason("Rotation failed: resume or abort it", "danger")
+    if rotation.state == RotationState.GRACE and rotation.retire_at is not None:
+        return AttentionReason(
+            f"Rotated; old key retires {rotation.retire_at:%Y-%m-%d %H:%M} UTC", "info"
+        )
+    return AttentionReason("Rotation unfinished", "warn")
+
+
 def _in(left: timedelta) -> str:
     """`in 3 days`, `in 5 hours`: rounded to the nearest unit, so a key made to expire in
     three days does not read "in 2 days" a second later."""
@@ -270,12 +286,14 @@ def _in(left: timedelta) -> str:
 _LEVEL_ORDER = {"danger": 0, "warn": 1, "info": 2}
 
 
-def _attention_panel(summary: AccountSummary, now: datetime) -> AttentionPanel:
+def _attention_panel(
+    summary: AccountSummary, now: datetime, open_rotations: dict[str, Rotation]
+) -> AttentionPanel:
     if summary.keys is None:
         return AttentionPanel(error=_error(summary, "keys"))
     items = []
     for key in summary.keys:
-        reasons = key_attention_reasons(key, now)
+        reasons = key_attention_reasons(key, now, open_rotations.get(key.id))
         if reasons:
             items.append(AttentionItem(key=key, reasons=reasons))
     # Most urgent first: expired or about to expire, then idle keys, then unlimited ones.

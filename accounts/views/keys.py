@@ -28,6 +28,7 @@ from accounts.selectors.keys import (
     api_key_list,
     api_key_usage_meters,
 )
+from accounts.selectors.rotation import rotation_open_for, rotation_retired, rotations_for_key
 from accounts.services.audit import audit_context_from_request
 from accounts.services.keys import (
     ADMIN_KEYS_REFUSED,
@@ -36,6 +37,7 @@ from accounts.services.keys import (
     api_key_update,
     may_manage_key_type,
 )
+from accounts.services.rotation import may_rotate
 from accounts.venice import APIKey, APIKeyType, ValidationError, VeniceError
 
 # Keys created from this session's create forms: {form token: key id}. A second POST of the
@@ -108,6 +110,10 @@ def key_detail(request, key_id: str):
         "meters": api_key_usage_meters(key),
         "audit_events": audit_events_for_key(key.id),
         "may_manage": may_manage_key_type(request.user, key.api_key_type),
+        # The rotation feature's part of the page (templates/keys/_rotations.html).
+        "rotations": rotations_for_key(key_id=key.id),
+        "open_rotation": rotation_open_for(key_id=key.id),
+        "may_rotate": may_rotate(request.user, key.api_key_type),
     }
     return render(request, "keys/detail.html", context)
 
@@ -240,7 +246,8 @@ def _fetch(key_id: str) -> tuple[APIKey | None, VeniceError | None]:
 
 
 def _not_found(request, key_id: str):
-    return render(request, "keys/not_found.html", {"key_id": key_id}, status=404)
+    context = {"key_id": key_id, "retired_by": rotation_retired(key_id=key_id)}
+    return render(request, "keys/not_found.html", context, status=404)
 
 
 def _upstream_error_page(request, error: VeniceError):

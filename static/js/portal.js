@@ -24,6 +24,25 @@
     window.history.replaceState(null, "", replace.getAttribute("data-replace-url"));
   }
 
+  // <form data-submit-once>: a second submit (a double click) is dropped, so a form whose
+  // answer shows a secret once cannot send a second request that hides the first answer.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("[data-submit-once]")) return;
+    if (form.getAttribute("data-submitted")) {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-submitted", "1");
+  });
+  // A page restored by the back button may submit again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+      form.removeAttribute("data-submitted");
+    });
+  });
+
   // <details data-open-wide> starts open on wide screens and folded on phones.
   function openWide() {
     if (!window.matchMedia("(min-width: 800px)").matches) return;

@@ -1,0 +1,34 @@
+"""Reading rotations: what the key page and the rotate form show."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from accounts.models import Rotation
+
+
+def rotation_open_for(*, key_id: str) -> Rotation | None:
+    """The key's open rotation (started, replacement created, in grace, or failed), if any."""
+    return Rotation.objects.filter(old_key_id=key_id, state__in=Rotation.OPEN_STATES).first()
+
+
+def rotations_open_by_key() -> dict[str, Rotation]:
+    """Every open rotation, by the id of the key it retires (one query, for the dashboard)."""
+    return {
+        rotation.old_key_id: rotation
+        for rotation in Rotation.objects.filter(state__in=Rotation.OPEN_STATES)
+    }
+
+
+def rotations_for_key(*, key_id: str, limit: int = 20) -> list[Rotation]:
+    """The rotations that retired this key or produced it, newest first."""
+    return list(Rotation.objects.filter(Q(old_key_id=key_id) | Q(new_key_id=key_id))[:limit])
+
+
+def rotation_retired(*, key_id: str) -> Rotation | None:
+    """The completed rotation that deleted this key, for a page about a key that is gone."""
+    return (
+        Rotation.objects.filter(old_key_id=key_id, state=Rotation.State.COMPLETED)
+        .order_by("-finished_at")
+        .first()
+    )
