@@ -1,7 +1,9 @@
 """Managing keys as a person clicks through it, in Chromium: create and see the secret once,
-edit, delete after confirming, and an upstream outage in the middle of a form."""
+edit, rotate with a grace period, delete after confirming, and an upstream outage in the
+middle of a form."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -13,6 +15,11 @@ from accounts.venice import get_client
 pytestmark = pytest.mark.browser
 
 SECRET_LABEL = "The new key's secret"
+
+
+def _shown_secret(page):
+    # The secret's card is labelled like the secret itself; the secret is the code in it.
+    return page.locator("code").and_(page.get_by_label(SECRET_LABEL))
 
 
 def _main_nav(page):
@@ -34,7 +41,7 @@ def test_a_new_keys_secret_is_shown_once_and_is_gone_on_reload(login_as, sandbox
 
     expect(page.get_by_role("heading", name="Key “CI deploy bot” created")).to_be_visible()
     expect(page.get_by_text("this will not be shown again")).to_be_visible()
-    secret = page.get_by_label(SECRET_LABEL).inner_text().strip()
+    secret = _shown_secret(page).inner_text().strip()
     created = sandbox.find_key(secret)
     assert created is not None and created.description == "CI deploy bot"
 
@@ -42,7 +49,7 @@ def test_a_new_keys_secret_is_shown_once_and_is_gone_on_reload(login_as, sandbox
 
     expect(page).to_have_url(re.compile(re.escape(reverse("keys:detail", args=[created.id]))))
     expect(page.get_by_role("heading", name="CI deploy bot")).to_be_visible()
-    expect(page.get_by_label(SECRET_LABEL)).to_have_count(0)
+    expect(_shown_secret(page)).to_have_count(0)
     assert secret not in page.content()
 
 
@@ -58,6 +65,35 @@ def test_editing_a_key_saves_the_change_at_venice(login_as, sandbox):
     expect(page.get_by_role("heading", name="Staging worker (EU)")).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="Saved the changes")).to_be_visible()
     assert sandbox.find_key(key.id).description == "Staging worker (EU)"
+
+
+def test_rotating_with_a_24_hour_grace_leaves_both_keys_working(login_as, sandbox):
+    old = _inference_key("Payments API")
+    page = login_as(KEY_MANAGER)
+    page.goto(reverse("keys:detail", args=[old.id]))
+
+    page.get_by_role("link", name="Rotate").first.click()
+    page.get_by_label("24 hours").check()
+    page.get_by_role("button", name="Rotate key").click()
+
+    expect(page.get_by_role("heading", name="“Payments API” rotated")).to_be_visible()
+    secret = _shown_secret(page).inner_text().strip()
+    new = sandbox.find_key(secret)
+    assert new is not None and new.id != old.id
+    expect(page.get_by_role("region", name="The old key")).to_contain_text("keeps working until")
+    # Venice itself stops the old key when the grace ends: its expiry is about a day away.
+    old_expiry = datetime.fromtimestamp(sandbox.find_key(old.id).expires_ms / 1000, UTC)
+    assert timedelta(hours=23) < old_expiry - datetime.now(UTC) <= timedelta(hours=24)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
+    page.get_by_label("Search").fill("Payments API")
+    page.get_by_role("button", name="Filter").click()
+
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows.filter(has_text="Payments API")).to_have_count(2)
+    expect(rows.filter(has_text=f"…{secret[-6:]}")).to_contain_text("(rotation ")
+    expect(rows.filter(has_text=f"…{old.last6}")).to_contain_text("expires soon")
+    assert secret not in page.content()
 
 
 def test_deleting_a_key_asks_first_and_then_removes_it(login_as, sandbox):
