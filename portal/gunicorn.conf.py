@@ -24,7 +24,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8000)}"
 
 # Threaded workers: the portal spends most of a request waiting on Venice, and a long CSV export
 # keeps streaming without the arbiter mistaking a busy sync worker for a hung one.
-workers = _int("WEB_CONCURRENCY", 2)
+# One process unless Redis is there to share the Venice cache and breaker between several
+# (see when_ready below); its threads still serve requests side by side.
+workers = _int("WEB_CONCURRENCY", 2 if os.environ.get("REDIS_URL") else 1)
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 60)
