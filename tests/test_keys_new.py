@@ -1,5 +1,6 @@
 """/keys/new/: every field the API takes, validated; the secret shown once and kept nowhere."""
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -201,18 +202,22 @@ def test_venice_field_details_are_shown_next_to_the_field(client, admin_user, sa
     assert AuditEvent.objects.get().outcome == AuditOutcome.FAILED
 
 
+REFUSED_KEY = "Venice refused the portal's key."
+UNREACHABLE = "Venice could not be reached."
+
+
 @pytest.mark.parametrize(
-    ("fault", "expected"),
+    ("fault", "headline", "expected"),
     [
-        ({"status": 401}, "Check that VENICE_API_KEY holds a valid Venice ADMIN key."),
-        ({"status": 403}, "Check that VENICE_API_KEY holds a valid Venice ADMIN key."),
-        ({"status": 429, "reset_after": 30}, "Wait until"),
-        ({"status": 500}, "Try again in a minute"),
-        ({"timeout": "before"}, "did not accept a connection"),
+        ({"status": 401}, REFUSED_KEY, "Check that VENICE_API_KEY holds a valid Venice ADMIN key."),
+        ({"status": 403}, REFUSED_KEY, "Check that VENICE_API_KEY holds a valid Venice ADMIN key."),
+        ({"status": 429, "reset_after": 30}, "Venice is limiting how fast", "Wait until"),
+        ({"status": 500}, UNREACHABLE, "Try again in a minute"),
+        ({"timeout": "before"}, UNREACHABLE, "did not accept a connection"),
     ],
 )
 def test_upstream_failures_show_in_place_keep_the_input_and_are_recorded(
-    client, admin_user, sandbox, fault, expected
+    client, admin_user, sandbox, fault, headline, expected
 ):
     client.force_login(admin_user)
     sandbox.faults.inject("/api_keys", "POST", times=1, **fault)
@@ -222,6 +227,8 @@ def test_upstream_failures_show_in_place_keep_the_input_and_are_recorded(
 
     assert response.status_code == 200
     page = response.content.decode()
+    assert f"<strong>{html.escape(headline)}" in page
+    assert "Venice did not accept this." not in page
     assert expected in page
     assert 'value="Keep me"' in page and 'value="12.5"' in page
     assert 'id="new-key-secret"' not in page

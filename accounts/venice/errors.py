@@ -13,6 +13,8 @@ from functools import cache
 
 
 class VeniceError(Exception):
+    # A headline for the message box: what kind of trouble this is, in the user's words.
+    title = "Venice could not be reached."
     user_action = "Try again in a minute; if it keeps failing, check Venice's status page."
 
     def __init__(
@@ -44,12 +46,14 @@ class UnauthorizedError(VeniceError):
     """401 (the key is wrong or revoked) or 403 (the key is not an ADMIN key)."""
 
     user_action = "Check that VENICE_API_KEY holds a valid Venice ADMIN key."
+    title = "Venice refused the portal's key."
 
 
 class ValidationError(VeniceError):
     """400: Venice rejected the input. `field_errors` maps field names to messages."""
 
     user_action = "Correct the input and try again."
+    title = "Venice did not accept this."
 
     @property
     def field_errors(self) -> dict[str, list[str]]:
@@ -70,10 +74,13 @@ class ValidationError(VeniceError):
 
 class NotFoundError(VeniceError):
     user_action = "It may have been deleted; reload the list."
+    title = "Venice has no such key."
 
 
 class RateLimitedError(VeniceError):
     """429. `reset_at` is when Venice will accept requests again, when it said."""
+
+    title = "Venice is limiting how fast the portal may ask."
 
     def __init__(self, message: str, *, reset_at: datetime | None = None, **kwargs):
         super().__init__(message, **kwargs)
@@ -113,11 +120,14 @@ class UpstreamUnavailableError(VeniceError):
 class InvalidResponseError(VeniceError):
     """Venice answered with something that is not what the spec promises."""
 
+    title = "Venice sent an answer the portal could not read."
+
 
 class EndpointGoneError(VeniceError):
     """410: the endpoint was sunset. `successor` names its replacement (from the Link header)."""
 
     user_action = "This portal no longer uses it; please report the page you were on."
+    title = "Venice no longer offers this."
 
     def __init__(self, message: str, *, successor: str | None = None, **kwargs):
         super().__init__(message, **kwargs)
