@@ -9,13 +9,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.billing_forms import (
+from accounts.charts import date_label, format_amount
+from accounts.forms import (
     END_IN_FUTURE,
     END_REQUIRED,
     RANGE_TOO_LONG,
     START_AFTER_END,
 )
-from accounts.charts import date_label, format_amount
 from accounts.roles import ADMINISTRATOR
 
 pytestmark = pytest.mark.django_db

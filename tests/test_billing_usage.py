@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.urls import reverse
 
-from accounts.billing_forms import START_AFTER_END
+from accounts.forms import START_AFTER_END
 from accounts.services.billing import CURSOR_REJECTED, HISTORY_PAGE_SIZE
 from accounts.templatetags.billing_format import precise
 

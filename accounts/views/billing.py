@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.access import ability_required
-from accounts.billing_forms import UsageHistoryFilterForm, UsagePeriodForm
+from accounts.forms import UsageHistoryFilterForm, UsagePeriodForm
 from accounts.roles import Ability
 from accounts.services.audit import audit_context_from_request
 from accounts.services.billing import (

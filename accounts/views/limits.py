@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.access import ability_required
-from accounts.billing_forms import LimitsForm
+from accounts.forms import LimitsForm
 from accounts.roles import Ability
 from accounts.services.limits import DEFAULT_SORT, LogFilters, limits_overview_get
 from accounts.venice import RateLimitType
