@@ -231,22 +231,29 @@ class KeyEditForm(_KeySettingsForm):
             "expires_at": _to_minute(key.expires_at),
         }
         super().__init__(*args, initial=initial, **kwargs)
+        # The form posts back the values it showed, so a change is measured against what
+        # this person saw, not against the key as it is now: a field someone else changed
+        # in the meantime, and this person left alone, is not sent back over theirs.
+        for field in self.fields.values():
+            field.show_hidden_initial = True
         self.key = key
 
     def changes(self) -> dict:
-        """The service's keyword arguments for the fields that differ from the key's."""
+        """The service's keyword arguments for the fields the user changed."""
+        changed = set(self.changed_data)
         settings = self.settings()
-        changes = {}
-        if settings["description"] != self.key.description:
-            changes["description"] = settings["description"]
-        if settings["consumption_limits"] != self.key.consumption_limits:
-            changes["consumption_limits"] = settings["consumption_limits"]
-        if settings["limit_period"] != self.key.limit_period:
-            changes["limit_period"] = settings["limit_period"]
-        if settings["model_privacy"] != self.key.model_privacy:
-            changes["model_privacy"] = settings["model_privacy"]
-        if "expires_at" in self.changed_data:
-            changes["expires_at"] = settings["expires_at"]
+        changes = {
+            name: settings[name]
+            for name in ("description", "limit_period", "model_privacy", "expires_at")
+            if name in changed
+        }
+        if changed & {"usd_limit", "diem_limit"}:
+            current = self.key.consumption_limits
+            wanted = settings["consumption_limits"]
+            changes["consumption_limits"] = ConsumptionLimits(
+                usd=wanted.usd if "usd_limit" in changed else current.usd,
+                diem=wanted.diem if "diem_limit" in changed else current.diem,
+            )
         return changes
 
 

@@ -21,7 +21,8 @@ def _patches(sandbox):
 
 
 def _prefilled(client, key_id) -> dict:
-    """The form's fields as the page fills them in."""
+    """The form's fields as the page fills them in (without the values it shows them with,
+    which the form posts back as hidden `initial-*` fields: see _shown)."""
     page = client.get(_url(key_id)).content.decode()
     values = dict(re.findall(r'<input type="[^"]+" name="(\w+)" value="([^"]*)"', page))
     for name in ("limit_period", "model_privacy"):
@@ -31,6 +32,15 @@ def _prefilled(client, key_id) -> dict:
     values.setdefault("expires_at", "")
     values.pop("csrfmiddlewaretoken", None)
     return values
+
+
+def _shown(client, key_id) -> dict:
+    """Everything the browser posts back: the fields and the hidden record of what it showed."""
+    page = client.get(_url(key_id)).content.decode()
+    shown = dict(re.findall(r'<input type="hidden" name="(initial-\w+)" value="([^"]*)"', page))
+    shown.setdefault("initial-diem_limit", "")
+    shown.setdefault("initial-expires_at", "")
+    return {**_prefilled(client, key_id), **shown}
 
 
 def test_edit_form_is_prefilled_with_the_key(client, admin_user, inference_key_id):
@@ -49,7 +59,7 @@ def test_saving_sends_only_what_changed_and_records_before_and_after(
     client, admin_user, sandbox, inference_key_id
 ):
     client.force_login(admin_user)
-    data = {**_prefilled(client, inference_key_id), "usd_limit": "750", "diem_limit": "20"}
+    data = {**_shown(client, inference_key_id), "usd_limit": "750", "diem_limit": "20"}
 
     response = client.post(_url(inference_key_id), data, follow=True)
 
@@ -71,22 +81,21 @@ def test_setting_and_clearing_the_expiry(client, admin_user, sandbox, inference_
     client.force_login(admin_user)
     expires = (datetime.now(UTC) + timedelta(days=10)).replace(second=0, microsecond=0)
     data = {
-        **_prefilled(client, inference_key_id),
+        **_shown(client, inference_key_id),
         "expires_at": expires.strftime("%Y-%m-%dT%H:%M"),
     }
     client.post(_url(inference_key_id), data)
     assert _patches(sandbox)[-1].json["expiresAt"] == expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
-    client.post(_url(inference_key_id), {**data, "expires_at": ""})
+    # The form, opened again, shows the expiry; emptying it removes the expiry.
+    client.post(_url(inference_key_id), {**_shown(client, inference_key_id), "expires_at": ""})
 
     assert _patches(sandbox)[-1].json == {"id": inference_key_id, "expiresAt": None}
 
 
 def test_saving_unchanged_sends_nothing(client, admin_user, sandbox, inference_key_id):
     client.force_login(admin_user)
-    response = client.post(
-        _url(inference_key_id), _prefilled(client, inference_key_id), follow=True
-    )
+    response = client.post(_url(inference_key_id), _shown(client, inference_key_id), follow=True)
     assert b"Nothing changed" in response.content
     assert _patches(sandbox) == []
     assert not AuditEvent.objects.exists()
@@ -94,7 +103,7 @@ def test_saving_unchanged_sends_nothing(client, admin_user, sandbox, inference_k
 
 def test_htmx_save_redirects_the_browser(client, admin_user, inference_key_id):
     client.force_login(admin_user)
-    data = {**_prefilled(client, inference_key_id), "description": "Renamed"}
+    data = {**_shown(client, inference_key_id), "description": "Renamed"}
     response = client.post(_url(inference_key_id), data, HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"] == f"/keys/{inference_key_id}/"
 
@@ -112,7 +121,7 @@ def test_invalid_input_is_refused_next_to_its_field(
     client, admin_user, sandbox, inference_key_id, field, value, message
 ):
     client.force_login(admin_user)
-    data = {**_prefilled(client, inference_key_id), field: value}
+    data = {**_shown(client, inference_key_id), field: value}
 
     response = client.post(_url(inference_key_id), data, HTTP_HX_REQUEST="true")
 
@@ -128,7 +137,7 @@ def test_venice_refusing_shows_in_place_keeps_input_and_is_recorded(
 ):
     client.force_login(admin_user)
     sandbox.faults.inject("/api_keys", "PATCH", status=429, reset_after=20, times=1)
-    data = {**_prefilled(client, inference_key_id), "description": "Kept input"}
+    data = {**_shown(client, inference_key_id), "description": "Kept input"}
 
     response = client.post(_url(inference_key_id), data)
 
@@ -143,7 +152,7 @@ def test_venice_refusing_shows_in_place_keeps_input_and_is_recorded(
 def test_venice_field_details_land_next_to_the_field(client, admin_user, sandbox, inference_key_id):
     client.force_login(admin_user)
     soon = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    data = {**_prefilled(client, inference_key_id), "expires_at": soon}
+    data = {**_shown(client, inference_key_id), "expires_at": soon}
     sandbox.clock.set(datetime.now(UTC) + timedelta(days=30))
 
     response = client.post(_url(inference_key_id), data)
@@ -155,7 +164,7 @@ def test_venice_field_details_land_next_to_the_field(client, admin_user, sandbox
 
 def test_key_manager_may_edit_inference_keys(client, key_manager, sandbox, inference_key_id):
     client.force_login(key_manager)
-    data = {**_prefilled(client, inference_key_id), "description": "By the key manager"}
+    data = {**_shown(client, inference_key_id), "description": "By the key manager"}
     client.post(_url(inference_key_id), data)
     assert sandbox.find_key(inference_key_id).description == "By the key manager"
 
@@ -191,8 +200,36 @@ def test_saving_other_fields_leaves_an_expiry_with_seconds_alone(
     # "Data pipeline (nightly)" expires at a time with seconds the minute input cannot show.
     key_id = seeded_key("Data pipeline (nightly)")
     client.force_login(admin_user)
-    data = {**_prefilled(client, key_id), "description": "Nightly pipeline"}
+    data = {**_shown(client, key_id), "description": "Nightly pipeline"}
 
     client.post(_url(key_id), data)
 
     assert _patches(sandbox)[-1].json == {"id": key_id, "description": "Nightly pipeline"}
+
+
+def test_a_change_made_elsewhere_meanwhile_is_not_overwritten(
+    client, admin_user, sandbox, sandbox_session, sandbox_url, inference_key_id
+):
+    client.force_login(admin_user)
+    data = _shown(client, inference_key_id)
+    assert data["initial-description"] == "Production backend"
+    # While the form is open, someone else renames the key and sets a DIEM limit.
+    sandbox_session.patch(
+        sandbox_url("/api_keys"),
+        json={
+            "id": inference_key_id,
+            "description": "Production backend (EU)",
+            "consumptionLimit": {"diem": 40},
+        },
+    ).raise_for_status()
+
+    response = client.post(_url(inference_key_id), {**data, "usd_limit": "600"}, follow=True)
+
+    assert b"Saved the changes" in response.content
+    assert _patches(sandbox)[-1].json == {
+        "id": inference_key_id,
+        "consumptionLimit": {"usd": 600, "diem": 40},
+    }
+    key = client.get(f"/keys/{inference_key_id}/").content.decode()
+    assert "Production backend (EU)" in key
+    assert AuditEvent.objects.get().changes == {"consumption_limits.usd": ["500", "600"]}

@@ -219,6 +219,8 @@ def api_key_usage_meters(key: APIKey) -> list[UsageMeter]:
     ]
 
 
-def api_key_get(*, key_id: str, client: VeniceClient | None = None) -> APIKey | None:
-    """One key, or None when Venice doesn't know it."""
-    return (client or get_client()).api_keys.get(key_id)
+def api_key_get(
+    *, key_id: str, fresh: bool = False, client: VeniceClient | None = None
+) -> APIKey | None:
+    """One key, or None when Venice doesn't know it; `fresh` reads past the cache."""
+    return (client or get_client()).api_keys.get(key_id, fresh=fresh)

@@ -64,13 +64,15 @@ class APIKeysAPI:
         return self._transport.get("/api_keys", parsing.parse_key_list)
 
     @raises_in(APIKeyError)
-    def get(self, key_id: str) -> APIKey | None:
-        """One key, or None when Venice has no key with that id (404)."""
+    def get(self, key_id: str, *, fresh: bool = False) -> APIKey | None:
+        """One key, or None when Venice has no key with that id (404). `fresh` skips the
+        cache: for a key about to be changed, whose cached copy may predate a change made
+        outside this portal."""
         if not key_id or key_id in ("rate_limits",):
             return None  # not a key id; /api_keys/rate_limits is another endpoint
         try:
             return self._transport.get(
-                f"/api_keys/{quote(key_id, safe='')}", parsing.parse_key_detail
+                f"/api_keys/{quote(key_id, safe='')}", parsing.parse_key_detail, cache=not fresh
             )
         except NotFoundError:
             return None

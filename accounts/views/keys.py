@@ -221,8 +221,9 @@ def key_delete(request, key_id: str):
 
 
 def _key_to_manage(request, key_id: str):
-    """(key, None) when the user may change this key, else (None, the response to send)."""
-    key, error = _fetch(key_id)
+    """(key, None) when the user may change this key, else (None, the response to send).
+    The key is read past the cache: the form and the change must start from Venice's copy."""
+    key, error = _fetch(key_id, fresh=True)
     if error is not None:
         return None, _upstream_error_page(request, error)
     if key is None:
@@ -238,9 +239,9 @@ def _posted(request):
     return request.POST if request.method == "POST" else None
 
 
-def _fetch(key_id: str) -> tuple[APIKey | None, VeniceError | None]:
+def _fetch(key_id: str, *, fresh: bool = False) -> tuple[APIKey | None, VeniceError | None]:
     try:
-        return api_key_get(key_id=key_id), None
+        return api_key_get(key_id=key_id, fresh=fresh), None
     except VeniceError as exc:
         return None, exc
 
