@@ -37,7 +37,7 @@ def test_every_key_is_listed_with_its_columns(client, admin_user, sandbox, infer
     assert len(_descriptions(response)) == SEEDED
     assert f"{SEEDED} of {SEEDED} keys" in response.content.decode()
     row = _row(response, "Production backend")
-    last6 = sandbox.find_key(inference_key_id).secret[-6:]
+    last6 = sandbox.find_key(inference_key_id).last6
     assert f"…{last6}" in row
     assert "$500.00" in row and "per month" in row
     assert 'data-label="Period usage"' in row and " DIEM" in row
@@ -107,7 +107,7 @@ def test_search_matches_description_case_insensitively(client, admin_user):
 
 def test_search_matches_the_last_six_characters(client, admin_user, sandbox, inference_key_id):
     client.force_login(admin_user)
-    last6 = sandbox.find_key(inference_key_id).secret[-6:]
+    last6 = sandbox.find_key(inference_key_id).last6
     assert "Production backend" in _descriptions(client.get("/keys/", {"q": last6}))
 
 

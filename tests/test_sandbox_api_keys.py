@@ -1,15 +1,18 @@
 """The sandbox's /api_keys endpoints, over a plain requests.Session with its adapter."""
 
+import json
 from datetime import timedelta
 
 import pytest
 
+from accounts.sandbox.digest import secret_digest
 from accounts.sandbox.rules import (
     ADMIN_REQUIRED,
     AUTH_FAILED,
     INVALID_PARAMETERS,
     KEY_NOT_FOUND,
 )
+from accounts.venice import APIKeyType, get_client
 
 KEY_FIELDS = {
     "apiKeyType",
@@ -235,3 +238,29 @@ def test_an_expired_key_stops_authenticating_and_leaves_the_list(
     )
     assert own.status_code == 401
     assert INVALID_PARAMETERS  # the constants module stays importable for other tests
+
+
+def test_a_created_keys_secret_is_handed_out_once_and_only_its_hash_kept(
+    sandbox, sandbox_session, sandbox_url
+):
+    key = get_client().api_keys.create("Handed out once", api_key_type=APIKeyType.INFERENCE)
+
+    record = sandbox.find_key(key.id)
+    assert key.secret and record.secret_sha256 == secret_digest(key.secret)
+    assert key.secret not in repr(record) and key.secret not in repr(vars(record))
+    assert key.secret not in json.dumps(sandbox.to_state())
+    assert sandbox.find_key(key.secret) is record  # a lookup by secret hashes it
+    listed = sandbox_session.get(sandbox_url(f"/api_keys/{key.id}")).json()["data"]
+    assert listed["last6Chars"] == key.secret[-6:] == record.last6
+    response = sandbox_session.get(
+        sandbox_url("/api_keys/rate_limits"), headers={"Authorization": f"Bearer {key.secret}"}
+    )
+    assert response.status_code == 200
+
+
+def test_no_seeded_key_record_holds_a_secret(sandbox):
+    for key_id in sandbox.key_ids():
+        record = vars(sandbox.find_key(key_id))
+        assert set(record) >= {"secret_sha256", "last6"} and "secret" not in record
+    assert sandbox.find_key(sandbox.admin_key).api_key_type == "ADMIN"
+    assert sandbox.find_key(sandbox.inference_key).api_key_type == "INFERENCE"

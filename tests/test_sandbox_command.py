@@ -12,7 +12,7 @@ import requests
 from django.core.management import CommandError, call_command
 
 import accounts.sandbox
-from accounts.sandbox import Sandbox, get_sandbox
+from accounts.sandbox import AdminKeyUnknown, Sandbox, get_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,12 +45,19 @@ def test_reset_alone_restores_the_seeded_account_in_the_state_file(tmp_path, set
     assert "admin key:" not in output  # nothing served, nothing printed
 
 
-def test_reset_takes_an_admin_key(tmp_path, settings):
-    settings.VENICE_SANDBOX_STATE_FILE = str(tmp_path / "sandbox.json")
+def test_reset_takes_an_admin_key_and_keeps_only_its_hash(tmp_path, settings):
+    path = tmp_path / "sandbox.json"
+    settings.VENICE_SANDBOX_STATE_FILE = str(path)
 
     run("venice_sandbox", "--reset", "--admin-key", "VENICE-ADMIN-KEY-chosen-by-me")
 
-    assert Sandbox.load(tmp_path / "sandbox.json").admin_key == "VENICE-ADMIN-KEY-chosen-by-me"
+    assert "chosen-by-me" not in path.read_text()
+    restarted = Sandbox.load(path)
+    portal_key = restarted.find_key("VENICE-ADMIN-KEY-chosen-by-me")
+    assert portal_key is not None and portal_key.api_key_type == "ADMIN"
+    assert restarted.admin_key_given and restarted.admin_key_last6 == "-by-me"
+    with pytest.raises(AdminKeyUnknown, match="--admin-key again"):
+        restarted.admin_key  # noqa: B018 - the property is what is tested
 
 
 def test_the_command_needs_a_port_or_reset():
@@ -58,7 +65,7 @@ def test_the_command_needs_a_port_or_reset():
         run("venice_sandbox")
 
 
-def test_the_command_serves_http_and_prints_both_demo_keys(tmp_path):
+def test_the_command_serves_http_and_prints_the_demo_keys_but_not_a_given_one(tmp_path):
     env = {
         **os.environ,
         "VENICE_SANDBOX_STATE_FILE": str(tmp_path / "served.json"),
@@ -75,7 +82,7 @@ def test_the_command_serves_http_and_prints_both_demo_keys(tmp_path):
     )
     try:
         lines = [process.stdout.readline() for _ in range(3)]
-        assert lines[0] == "admin key: demo-admin\n"
+        assert lines[0] == "admin key (given with --admin-key, not echoed): ends in -admin\n"
         assert lines[1].startswith("inference key: VENICE-INFERENCE-KEY-")
         base = lines[2].split()[3]
         assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")

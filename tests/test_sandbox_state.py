@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 import accounts.sandbox
-from accounts.sandbox import Sandbox, get_sandbox, reset_sandbox
+from accounts.sandbox import AdminKeyUnknown, Sandbox, get_sandbox, reset_sandbox
+from accounts.sandbox.digest import secret_digest
+from accounts.venice import APIKeyType, get_client
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.sandbox_at(NOW)
@@ -145,3 +147,115 @@ def test_two_processes_sharing_a_state_file_see_each_others_changes(tmp_path):
     assert {made_by_first, made_by_second} <= listed
     assert second.find_key(made_by_first) is not None
     assert made_by_first in Sandbox.load(path).key_ids()
+
+
+def _authenticates(sandbox, secret: str) -> bool:
+    """Whether Venice lets this secret in (any valid key may read its rate limits)."""
+    response = sandbox.handle(
+        "GET", "/api_keys/rate_limits", {}, {"Authorization": f"Bearer {secret}"}, b""
+    )
+    return response.status == 200
+
+
+def test_the_state_file_keeps_hashes_not_secrets(tmp_path):
+    path = tmp_path / "sandbox.json"
+    sandbox = reset_sandbox(seed=3, state_file=str(path), now=NOW)
+    client = get_client()
+    created = [
+        client.api_keys.create("Worker", api_key_type=APIKeyType.INFERENCE),
+        client.api_keys.create("Ops", api_key_type=APIKeyType.ADMIN),
+    ]
+
+    saved = path.read_text()
+    for secret in (*(key.secret for key in created), sandbox.admin_key, sandbox.inference_key):
+        assert secret and secret not in saved
+        assert secret_digest(secret) in saved  # what is kept instead
+    restarted = Sandbox.load(path)
+    restarted.clock.set(NOW)
+    for key in created:
+        record = restarted.find_key(key.secret)
+        assert record.id == key.id and record.last6 == key.last6 == key.secret[-6:]
+        assert _authenticates(restarted, key.secret)
+    assert restarted.admin_key == sandbox.admin_key  # the demo secrets follow from the seed
+    assert restarted.inference_key == sandbox.inference_key
+    assert _authenticates(restarted, restarted.inference_key)
+
+
+def test_an_admin_key_given_on_the_command_line_survives_a_restart_as_a_hash(tmp_path):
+    path = tmp_path / "sandbox.json"
+    given = "VENICE-ADMIN-KEY-the-operators-own-key-x1y2z3"
+    reset_sandbox(seed=3, state_file=str(path), now=NOW, admin_key=given)
+    Sandbox.load(path).replace_admin_secret(given)  # `venice_sandbox --admin-key` again
+
+    assert given not in path.read_text()
+    restarted = Sandbox.load(path)
+    restarted.clock.set(NOW)
+    assert _authenticates(restarted, given)  # the portal configured with it still gets in
+    assert restarted.admin_key_last6 == "x1y2z3"
+    with pytest.raises(AdminKeyUnknown):
+        restarted.admin_key  # noqa: B018 - the property is what is tested
+
+    restarted.replace_admin_secret(given)
+
+    assert restarted.admin_key == given
+    assert given not in path.read_text()
+
+
+def _version_1_state(sandbox, *, admin_key: str, created: dict) -> dict:
+    """The state file as the sandbox wrote it before secrets were hashed."""
+    state = sandbox.to_state()
+    plain = {
+        created["id"]: created["apiKey"],
+        sandbox.find_key(sandbox.inference_key).id: sandbox.inference_key,
+        sandbox.find_key(sandbox.admin_key).id: admin_key,
+    }
+    keys = []
+    for item in state["keys"]:
+        item = {k: v for k, v in item.items() if k not in ("secret_sha256", "last6")}
+        keys.append({**item, "secret": plain.get(item["id"], f"VENICE-OLD-KEY-{item['id']}")})
+    del state["admin_key_given"]
+    return {
+        **state,
+        "version": 1,
+        "keys": keys,
+        "admin_key": admin_key,
+        "inference_key": sandbox.inference_key,
+    }
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["seeded admin key", "--admin-key"])
+def test_a_version_1_state_file_is_migrated_on_load(tmp_path, given):
+    path = tmp_path / "sandbox.json"
+    sandbox = Sandbox(seed=3, now=NOW)
+    created = _call(
+        sandbox, "POST", "/api_keys", body={"apiKeyType": "INFERENCE", "description": "Old"}
+    ).json()["data"]
+    admin_key = "VENICE-ADMIN-KEY-given-before-the-upgrade" if given else sandbox.admin_key
+    old = _version_1_state(sandbox, admin_key=admin_key, created=created)
+    path.write_text(json.dumps(old))
+
+    loaded = Sandbox.load(path)
+    loaded.clock.set(NOW)
+
+    rewritten = json.loads(path.read_text())
+    assert rewritten["version"] == 2
+    for secret in (created["apiKey"], admin_key, sandbox.inference_key):
+        assert secret not in path.read_text()
+        assert _authenticates(loaded, secret)
+    assert loaded.find_key(created["apiKey"]).last6 == created["apiKey"][-6:]
+    assert loaded.key_ids() == sandbox.key_ids()
+    assert loaded.admin_key_given is given
+    if given:
+        with pytest.raises(AdminKeyUnknown):
+            loaded.admin_key  # noqa: B018 - the property is what is tested
+    else:
+        assert loaded.admin_key == sandbox.admin_key
+
+
+def test_a_state_file_of_an_unknown_version_is_refused_with_the_reset_command(tmp_path):
+    path = tmp_path / "sandbox.json"
+    state = Sandbox(seed=3, now=NOW).to_state()
+    path.write_text(json.dumps({**state, "version": 99}))
+
+    with pytest.raises(ValueError, match="make sandbox-reset"):
+        Sandbox.load(path)

@@ -8,7 +8,9 @@ when that file exists, otherwise seeded from settings.VENICE_SANDBOX_SEED (and s
 state file when one is set). `reset_sandbox()` replaces it with a freshly seeded account.
 
 A `Sandbox` (core.py) offers, for the portal and its tests:
-- `admin_key`, `inference_key`: the seeded ADMIN and INFERENCE secrets;
+- `admin_key`, `inference_key`: the seeded ADMIN and INFERENCE secrets (the only secrets it
+  knows: every key record keeps just `secret_sha256` and `last6`; see core.py);
+  `admin_key_last6`, `admin_key_given`, `replace_admin_secret(secret)` (`--admin-key`);
 - `adapter()` (a requests transport), `handle(method, path, query, headers, body)` (the pure
   core), `exchange(...)` (handle plus faults: what the adapter and HTTP server act on);
 - `faults.inject(path, method="GET", status=, latency=, timeout="before"|"after",
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from accounts.sandbox.clock import SandboxClock
 from accounts.sandbox.core import (
+    AdminKeyUnknown,
     Exchange,
     Outcome,
     RecordedRequest,
@@ -98,6 +101,7 @@ def reset_sandbox(
 
 __all__ = [
     "SANDBOX_BASE_URL",
+    "AdminKeyUnknown",
     "Exchange",
     "Fault",
     "Faults",

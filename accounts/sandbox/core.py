@@ -13,6 +13,17 @@ Where the spec is silent, the sandbox chooses, and says so here:
 - the per-minute request budget in the rate-limit headers is reported, not enforced; what is
   enforced is key creation (20 a minute, then 429) and Venice's failed-request rule (more than
   20 failed requests in 30 s block the account for 30 s with 429).
+
+Secrets: like Venice, the sandbox recognises a key's secret without remembering it. A key record
+keeps the secret's SHA-256 and last six characters; a Bearer token (or a `find_key` argument) is
+hashed and looked up; POST /api_keys hands a new secret out once. Two secrets stay known, in
+memory only: the demo ADMIN and INFERENCE keys (`admin_key`, `inference_key`), derived from the
+seed. An ADMIN secret given with `venice_sandbox --admin-key` is the operator's own
+VENICE_API_KEY, so it is not written to the state file either: the file keeps its hash (the
+portal configured with it keeps working across restarts) and notes that it was given; a process
+that loads such a file does not know the secret until `--admin-key` gives it again
+(`replace_admin_secret`), and `admin_key` raises `AdminKeyUnknown` meanwhile. A state file from
+before (version 1, with plain `secret` fields) is migrated on load: hashed, then rewritten.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from accounts.sandbox import seed as demo
 from accounts.sandbox.billing import BillingRoutes
 from accounts.sandbox.catalog import CURRENCIES, MODELS, MODELS_BY_ID, SKUS, sku_index
 from accounts.sandbox.clock import SandboxClock, midnight_ms, to_ms
+from accounts.sandbox.digest import secret_digest
 from accounts.sandbox.faults import TIMEOUT_AFTER, TIMEOUT_BEFORE, Fault, Faults
 from accounts.sandbox.keys import KeyRecord, KeyRoutes
 from accounts.sandbox.ledger import ALL_KEYS, AMOUNT, CUR, DIEM, USD, Ledger, entry_json
@@ -62,7 +74,22 @@ from accounts.sandbox.rules import (
 )
 
 API_PREFIX = "/api/v1"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: keys keep secret_sha256 + last6; 1 (plain secrets) is migrated on load
+MIGRATED_VERSIONS = (1,)
+UNSUPPORTED_STATE = (
+    "Unsupported sandbox state version {version!r} in {path}: run `make sandbox-reset` "
+    "(manage.py venice_sandbox --reset) to start from the seeded demo account."
+)
+ADMIN_KEY_UNKNOWN = (
+    "The sandbox's ADMIN key was set with `venice_sandbox --admin-key`, and only its hash is "
+    "kept: give the same --admin-key again, or set VENICE_API_KEY to it (with VENICE_API_BASE "
+    "pointing at `make sandbox`), or run `make sandbox-reset` for the seeded demo key."
+)
+
+
+class AdminKeyUnknown(LookupError):
+    """The ADMIN key's secret was given with --admin-key in an earlier run: only its hash is
+    kept, so this process cannot hand it out."""
 
 
 class Sandbox(KeyRoutes, BillingRoutes):
@@ -102,7 +129,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
     def _reset_state(self) -> None:
         self.account_id = ""
         self._keys: dict[str, KeyRecord] = {}
-        self._by_secret: dict[str, str] = {}
+        self._by_hash: dict[str, str] = {}  # secret_sha256 -> key id
         self._key_names: dict[str, str] = {}  # every key id ever seen -> last description
         self._cursor_secret = secrets.token_bytes(32)
         # Request ids follow from the seed (a seed always gives the same ledger); the cursor
@@ -120,8 +147,36 @@ class Sandbox(KeyRoutes, BillingRoutes):
         self._last_csv_stamp_ms = 0
         self._analytics_cache: dict = {}
         self._request_counter = 10_000_000
-        self.admin_key = ""
+        self._admin_secret: str | None = ""  # None: given with --admin-key, not known here
+        self._admin_key_given = False
         self.inference_key = ""
+
+    @property
+    def admin_key(self) -> str:
+        """The ADMIN secret the portal calls the sandbox with (the seeded demo key's, or the
+        one `--admin-key` gave this process). Raises AdminKeyUnknown when it was given in an
+        earlier run: only its hash is kept."""
+        if self._admin_secret is None:
+            raise AdminKeyUnknown(ADMIN_KEY_UNKNOWN)
+        return self._admin_secret
+
+    @property
+    def admin_key_known(self) -> bool:
+        return self._admin_secret is not None
+
+    @property
+    def admin_key_given(self) -> bool:
+        """Whether the ADMIN key's secret came from `--admin-key` (not the seed)."""
+        return self._admin_key_given
+
+    @property
+    def admin_key_last6(self) -> str:
+        """The ADMIN key's last six characters ("" once that key is deleted)."""
+        record = self._keys.get(self._admin_key_id())
+        return record.last6 if record is not None else ""
+
+    def _admin_key_id(self) -> str:
+        return demo.demo_template(self.seed).keys[demo.ADMIN_KEY_INDEX]["id"]
 
     def _seed_account(self, *, admin_key: str | None = None, seeded_ms: int | None = None):
         now_ms = self.clock.now_ms() if seeded_ms is None else seeded_ms
@@ -130,12 +185,13 @@ class Sandbox(KeyRoutes, BillingRoutes):
         self.account_id = f"sandbox-user-{self.seed}"
         for index, item in enumerate(template.keys):
             spec: demo.SeedKey = item["spec"]
-            secret = item["secret"]
+            digest, last6 = item["secret_sha256"], item["last6"]
             if index == demo.ADMIN_KEY_INDEX and admin_key:
-                secret = admin_key
+                digest, last6 = secret_digest(admin_key), admin_key[-6:]
             record = KeyRecord(
                 id=item["id"],
-                secret=secret,
+                secret_sha256=digest,
+                last6=last6,
                 api_key_type=spec.api_key_type,
                 description=spec.description,
                 created_ms=now_ms + spec.created,
@@ -148,8 +204,9 @@ class Sandbox(KeyRoutes, BillingRoutes):
                 model_privacy=spec.model_privacy,
             )
             self._add_key(record)
-        self.admin_key = self._keys[template.keys[demo.ADMIN_KEY_INDEX]["id"]].secret
-        self.inference_key = template.keys[demo.INFERENCE_KEY_INDEX]["secret"]
+        self._admin_secret = admin_key or template.admin_key
+        self._admin_key_given = bool(admin_key)
+        self.inference_key = template.inference_key
         self.ledger.extend(
             (now_ms + row[0], *row[1:]) for row in template.ledger
         )  # already in order
@@ -163,16 +220,17 @@ class Sandbox(KeyRoutes, BillingRoutes):
 
     def _add_key(self, record: KeyRecord) -> None:
         self._keys[record.id] = record
-        self._by_secret[record.secret] = record.id
+        self._by_hash[record.secret_sha256] = record.id
         self._key_names[record.id] = record.description
 
     def _drop_key(self, record: KeyRecord) -> None:
         self._keys.pop(record.id, None)
-        self._by_secret.pop(record.secret, None)
+        self._by_hash.pop(record.secret_sha256, None)
 
     def to_state(self) -> dict:
         """The account as JSON. The seeded ledger is not stored (it is regenerated from the
-        seed and the seeding time); only entries added since are."""
+        seed and the seeding time); only entries added since are. No secret is stored: keys
+        carry their hash, and the demo secrets follow from the seed."""
         with self._lock:
             return {
                 "version": STATE_VERSION,
@@ -183,10 +241,7 @@ class Sandbox(KeyRoutes, BillingRoutes):
                 "ledger_salt": self.ledger._salt.hex(),
                 "keys": [record.to_state() for record in self._keys.values()],
                 "key_names": self._key_names,
-                "admin_key_id": self._by_secret.get(self.admin_key),
-                "inference_key_id": self._by_secret.get(self.inference_key),
-                "admin_key": self.admin_key,
-                "inference_key": self.inference_key,
+                "admin_key_given": self._admin_key_given,
                 "ledger_added": self.ledger.dump_rows(after_seq=self._seeded_last_seq),
                 "rate_limit_log": self._rate_limit_log,
                 "usd_balance": self.usd_balance,
@@ -207,8 +262,13 @@ class Sandbox(KeyRoutes, BillingRoutes):
         return sandbox
 
     def _apply_state(self, state: dict) -> None:
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported sandbox state version {state.get('version')!r}")
+        version = state.get("version")
+        if version != STATE_VERSION and version not in MIGRATED_VERSIONS:
+            raise ValueError(
+                UNSUPPORTED_STATE.format(version=version, path=self.state_file or "the state")
+            )
+        # An --admin-key secret this process was given survives reloading the shared file.
+        known_admin = getattr(self, "_admin_secret", None)
         self.seed = int(state["seed"])
         self._reset_state()
         self.ledger = Ledger(salt=bytes.fromhex(state["ledger_salt"]))
@@ -216,14 +276,23 @@ class Sandbox(KeyRoutes, BillingRoutes):
         # replace the keys with the saved ones and add the usage recorded since.
         self._seed_account(seeded_ms=int(state["seeded_ms"]))
         self._keys.clear()
-        self._by_secret.clear()
+        self._by_hash.clear()
         for item in state["keys"]:
-            self._add_key(KeyRecord(**item))
+            self._add_key(KeyRecord.from_state(item))  # hashes a version-1 plain secret
         self._key_names.update(state.get("key_names", {}))
         self.account_id = state["account_id"]
         self._cursor_secret = bytes.fromhex(state["cursor_secret"])
-        self.admin_key = state["admin_key"]
-        self.inference_key = state["inference_key"]
+        if version == 1:  # a plain admin_key other than the seeded one came from --admin-key
+            given = state.get("admin_key", self._admin_secret) != self._admin_secret
+        else:
+            given = bool(state.get("admin_key_given"))
+        if given:
+            record = self._keys.get(self._admin_key_id())
+            still_valid = known_admin and (
+                record is None or record.secret_sha256 == secret_digest(known_admin)
+            )
+            self._admin_secret = known_admin if still_valid else None
+            self._admin_key_given = True
         added = state.get("ledger_added") or []
         if added:
             self.ledger.load([*self.ledger.dump_rows(), *added])
@@ -278,8 +347,11 @@ class Sandbox(KeyRoutes, BillingRoutes):
         if stamp is None or stamp == self._disk_stamp:
             return
         with open(self.state_file, encoding="utf-8") as handle:
-            self._apply_state(json.load(handle))
+            state = json.load(handle)
+        self._apply_state(state)
         self._disk_stamp = stamp
+        if state.get("version") != STATE_VERSION:
+            self.save()  # migrated: rewrite at once, so no plain secret stays on disk
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, clock: SandboxClock | None = None) -> Sandbox:
@@ -287,6 +359,9 @@ class Sandbox(KeyRoutes, BillingRoutes):
             state = json.load(handle)
         sandbox = cls.from_state(state, state_file=str(path), clock=clock)
         sandbox._disk_stamp = sandbox._file_stamp()
+        if state.get("version") != STATE_VERSION:
+            with sandbox._synced():  # migrated: rewrite at once, under the file lock
+                sandbox.save()
         return sandbox
 
     def save(self, path: str | os.PathLike | None = None) -> None:
@@ -323,22 +398,29 @@ class Sandbox(KeyRoutes, BillingRoutes):
         return SandboxAdapter(self)
 
     def find_key(self, secret_or_id: str) -> KeyRecord | None:
+        """The key with this secret (hashed and looked up) or this id."""
         with self._synced():
-            key_id = self._by_secret.get(secret_or_id, secret_or_id)
+            key_id = self._by_hash.get(secret_digest(secret_or_id), secret_or_id)
             return self._keys.get(key_id)
 
     def replace_admin_secret(self, secret: str) -> None:
-        """Give the seeded ADMIN key this secret (`venice_sandbox --admin-key`)."""
+        """Give the seeded ADMIN key this secret (`venice_sandbox --admin-key`). The state file
+        keeps only its hash: a later run recognises it, and knows it again when given it again
+        (giving the same secret again changes nothing else)."""
         with self._synced():
-            record = self.find_key(self.admin_key)
+            record = self._keys.get(self._admin_key_id())
             if record is None:
                 raise KeyError("the seeded ADMIN key was deleted; reset the sandbox")
-            if secret in self._by_secret and self._by_secret[secret] != record.id:
+            digest = secret_digest(secret)
+            if self._by_hash.get(digest, record.id) != record.id:
                 raise ValueError("another key already has that secret")
-            self._by_secret.pop(record.secret, None)
-            record.secret = secret
-            self._by_secret[secret] = record.id
-            self.admin_key = secret
+            self._admin_secret = secret
+            if record.secret_sha256 == digest and self._admin_key_given:
+                return
+            self._by_hash.pop(record.secret_sha256, None)
+            record.secret_sha256, record.last6 = digest, secret[-6:]
+            self._by_hash[digest] = record.id
+            self._admin_key_given = True
             self._changed()
 
     def key_ids(self, *, include_expired: bool = True) -> list[str]:
@@ -714,13 +796,11 @@ class Sandbox(KeyRoutes, BillingRoutes):
 
     def _known_key(self, headers) -> KeyRecord | None:
         secret = _bearer(headers)
-        key_id = self._by_secret.get(secret) if secret else None
+        key_id = self._by_hash.get(secret_digest(secret)) if secret else None
         return self._keys.get(key_id) if key_id else None
 
     def _authenticate(self, headers, now_ms: int, *, admin_only: bool) -> KeyRecord:
-        secret = _bearer(headers)
-        key_id = self._by_secret.get(secret) if secret else None
-        record = self._keys.get(key_id) if key_id else None
+        record = self._known_key(headers)
         if record is None or record.expired(now_ms):
             raise ApiError(401, AUTH_FAILED)
         if self.block_failed_requests and now_ms < self._blocked_until_ms:
@@ -796,7 +876,9 @@ def _main_sku(model_id: str) -> int:
 
 
 __all__ = [
+    "ADMIN_KEY_UNKNOWN",
     "API_PREFIX",
+    "AdminKeyUnknown",
     "ApiError",
     "Exchange",
     "KeyRecord",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from accounts.sandbox import seed as demo
 from accounts.sandbox.clock import iso_ms, midnight_ms, month_start_ms
+from accounts.sandbox.digest import secret_digest
 from accounts.sandbox.responses import ApiError, money_text
 from accounts.sandbox.rules import (
     CREATION_RATE_LIMITED,
@@ -34,8 +35,12 @@ from accounts.sandbox.validation import (
 
 @dataclass
 class KeyRecord:
+    """One simulated key. Its secret is not kept: only its SHA-256 (to recognise a Bearer
+    token) and its last six characters (`last6Chars`); POST /api_keys hands it out once."""
+
     id: str
-    secret: str
+    secret_sha256: str
+    last6: str
     api_key_type: str
     description: str
     created_ms: int
@@ -57,6 +62,17 @@ class KeyRecord:
     def to_state(self) -> dict:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_state(cls, item: dict) -> KeyRecord:
+        """A saved record; one saved before secrets were hashed (a plain `secret`, state
+        version 1) is hashed here, so its secret still authenticates and is never saved again."""
+        item = dict(item)
+        if "secret" in item:
+            secret = item.pop("secret")
+            item["secret_sha256"] = secret_digest(secret)
+            item["last6"] = secret[-6:]
+        return cls(**item)
+
 
 class KeyRoutes:
     """The /api_keys handlers, mixed into Sandbox (they run under its lock)."""
@@ -75,7 +91,7 @@ class KeyRoutes:
             "description": record.description,
             "expiresAt": None if record.expires_ms is None else iso_ms(record.expires_ms),
             "id": record.id,
-            "last6Chars": record.secret[-6:],
+            "last6Chars": record.last6,
             "lastUsedAt": None if record.last_used_ms is None else iso_ms(record.last_used_ms),
         }
         if usage:
@@ -164,7 +180,8 @@ class KeyRoutes:
         secret = f"VENICE-{api_key_type}-KEY-{secrets.token_urlsafe(32)[:42]}"
         record = KeyRecord(
             id=_new_id(),
-            secret=secret,
+            secret_sha256=secret_digest(secret),
+            last6=secret[-6:],
             api_key_type=api_key_type,
             description=payload["description"],
             created_ms=now_ms,
@@ -182,7 +199,7 @@ class KeyRoutes:
         if record.vcu is not None:
             limits_json["vcu"] = record.vcu
         data = {
-            "apiKey": record.secret,
+            "apiKey": secret,  # the only time it is seen: the record keeps just its hash
             "apiKeyType": record.api_key_type,
             "consumptionLimit": limits_json,
             "limitPeriod": record.limit_period,

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 from accounts.sandbox.catalog import MODELS, MODELS_BY_ID, SKUS, sku_index
+from accounts.sandbox.digest import secret_digest
 from accounts.sandbox.ledger import BUNDLED, DIEM, USD
 
 DAY_MS = 86_400_000
@@ -230,7 +231,9 @@ INFERENCE_KEY_INDEX = 1  # "Production backend": the inference key printed for d
 class DemoTemplate:
     """The seeded account with times as offsets from "now"."""
 
-    keys: tuple[dict, ...]  # id, secret, and the SeedKey fields
+    keys: tuple[dict, ...]  # id, secret_sha256, last6 and the SeedKey ("spec")
+    admin_key: str  # the two demo secrets the portal and `venice_sandbox` hand out; the
+    inference_key: str  # other seeded keys' secrets are dropped once hashed
     ledger: tuple[tuple, ...]  # rows for Ledger.extend with ts as an offset (negative)
     rate_limit_log: tuple[dict, ...]  # with "offset" instead of a timestamp
     usd_balance: float
@@ -250,12 +253,17 @@ def make_id(rng: random.Random) -> str:
 def demo_template(seed: int) -> DemoTemplate:
     rng = random.Random(seed)
     keys = []
+    demo_secrets = []
     for spec in DEMO_KEYS:
+        key_id = make_id(rng)
+        secret = make_secret(rng, spec.api_key_type)  # drawn in order: the rng feeds the rest
+        demo_secrets.append(secret)
         keys.append(
             {
                 "spec": spec,
-                "id": make_id(rng),
-                "secret": make_secret(rng, spec.api_key_type),
+                "id": key_id,
+                "secret_sha256": secret_digest(secret),
+                "last6": secret[-6:],
             }
         )
     ledger = _demo_ledger(rng, keys)
@@ -263,6 +271,8 @@ def demo_template(seed: int) -> DemoTemplate:
     usd_balance = round(rng.uniform(120, 260), 2)
     return DemoTemplate(
         keys=tuple(keys),
+        admin_key=demo_secrets[ADMIN_KEY_INDEX],
+        inference_key=demo_secrets[INFERENCE_KEY_INDEX],
         ledger=tuple(ledger),
         rate_limit_log=tuple(log),
         usd_balance=usd_balance,

@@ -10,14 +10,18 @@ class Command(BaseCommand):
         "Serve the Venice sandbox over real HTTP on 127.0.0.1 (point VENICE_API_BASE at the "
         "printed URL), or with --reset alone, restore the seeded demo account in the state "
         "file (settings.VENICE_SANDBOX_STATE_FILE) and exit. Prints the seeded account's "
-        "ADMIN and INFERENCE key secrets: they are a simulator's demo keys."
+        "ADMIN and INFERENCE key secrets: they are a simulator's demo keys (an --admin-key "
+        "secret is not echoed)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, help="Port to serve on (0 picks a free one).")
         parser.add_argument("--host", default="127.0.0.1", help="Address to bind (127.0.0.1).")
         parser.add_argument(
-            "--admin-key", help="Use this secret for the seeded ADMIN key instead of its own."
+            "--admin-key",
+            help="Use this secret (your VENICE_API_KEY) for the seeded ADMIN key instead of its "
+            "own. Only its hash is kept: the key keeps working after a restart, and giving it "
+            "again lets an in-process sandbox hand it out.",
         )
         parser.add_argument(
             "--reset",
@@ -51,7 +55,14 @@ class Command(BaseCommand):
             return
         server = make_server(sandbox, host, port)
         bound_host, bound_port = server.server_address[:2]
-        self.stdout.write(f"admin key: {sandbox.admin_key}")
+        if sandbox.admin_key_given:
+            # The operator's own key (their VENICE_API_KEY) is not echoed; the state file keeps
+            # only its hash, so the portal configured with it works across restarts.
+            self.stdout.write(
+                f"admin key (given with --admin-key, not echoed): ends in {sandbox.admin_key_last6}"
+            )
+        else:
+            self.stdout.write(f"admin key: {sandbox.admin_key}")
         self.stdout.write(f"inference key: {sandbox.inference_key}")
         self.stdout.write(
             f"Venice sandbox serving http://{bound_host}:{bound_port}/api/v1 "
