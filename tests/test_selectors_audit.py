@@ -1,5 +1,6 @@
 """accounts/selectors/audit.py: keyset walks, a key's trail, lost secrets, drift."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,6 +77,46 @@ def test_drift_ignores_failed_creates_and_counts_beyond_what_it_lists(sandbox):
     assert keys[0] in drift.unrecorded
     assert drift.unrecorded_total == len(keys)
     assert drift.vanished_total == 0
+
+
+def test_drift_is_reused_while_nothing_changed(sandbox, django_assert_num_queries):
+    keys = sandbox_keys()
+    AuditEventFactory(action=AuditAction.KEY_UPDATED, key_id="gone")
+    first = audit_drift(keys)
+    # Only the two lookups that name the records' state: the comparison is not run again.
+    with django_assert_num_queries(2):
+        assert audit_drift(keys) == first
+
+
+def test_drift_is_computed_again_when_a_pending_record_is_finished():
+    AuditEventFactory(action=AuditAction.KEY_UPDATED, key_id="gone")
+    pending = AuditEventFactory(
+        action=AuditAction.KEY_DELETED, key_id="gone", outcome=AuditOutcome.PENDING
+    )
+    assert [key_id for key_id, _ in audit_drift([]).vanished] == ["gone"]
+    pending.outcome = AuditOutcome.SUCCEEDED
+    pending.save()
+    assert audit_drift([]).vanished == []
+
+
+def test_drift_is_computed_again_when_a_record_is_added(sandbox):
+    keys = sandbox_keys()
+    assert keys[0] in audit_drift(keys).unrecorded
+    AuditEventFactory(action=AuditAction.KEY_CREATED, key_id=keys[0].id)
+    assert keys[0] not in audit_drift(keys).unrecorded
+
+
+def test_drift_shows_what_venice_says_now_about_a_key(sandbox):
+    keys = sandbox_keys()
+    assert audit_drift(keys).unrecorded[0].description == keys[0].description
+    renamed = [dataclasses.replace(keys[0], description="Renamed at Venice"), *keys[1:]]
+    assert audit_drift(renamed).unrecorded[0].description == "Renamed at Venice"
+
+
+def sandbox_keys():
+    from accounts.venice import get_client
+
+    return sorted(get_client().api_keys.list(), key=lambda key: (key.created_at, key.id))
 
 
 def test_pending_delete_does_not_count_as_recorded():
