@@ -2,15 +2,16 @@
 
 The records are inserted with raw SQL (the ORM refuses bulk_create on AuditEvent by design, and
 sealing a million records one by one would take hours); their hash chain is not valid, which the
-page does not read. They are shaped like a real log of three years: most changes by a few busy
-people and automations, finance and auditors exporting, key ids reused across a key's life,
-rotations in their steps, a few percent failed, a handful pending, and more activity lately.
+page does not read. They are shaped like a real log of three years (see Dataset): each key
+created once, updated through its life and rotated (in its steps) or deleted, most changes by a
+few busy people and automations, finance and auditors exporting, a few percent failed, a
+handful pending, and more activity lately.
 
 The measured mix is what people filter by: one actor, action, key, outcome or date range, pairs
-of them (some matching nothing, which makes the database prove it), the unfiltered page and the
-"Older →" page after a filtered one. Each request is the full page (with the drift panel) as a
-link or a browser without JavaScript gets it; the HTMX fragment the filter form swaps in is
-timed alongside and printed.
+of them and a triple (some matching nothing, which makes the database prove it), the unfiltered
+page and the "Older →" page after a filtered one. Each request is the full page (with the drift
+panel) as a link or a browser without JavaScript gets it; the HTMX fragment the filter form
+swaps in is timed alongside and printed.
 
 SQLite's database is built once per schema and dataset version and kept under var/bench/;
 PostgreSQL's is built in the throwaway database the parent created.
@@ -33,12 +34,16 @@ from bench import env
 from bench.harness import Compare, Result, median, percentile
 
 RECORDS = 1_000_000
-DATASET_VERSION = 2  # bump when the generator below changes
+DATASET_VERSION = 3  # bump when the generator below changes
 SPAN_DAYS = 3 * 365
 TARGET_MS = 50.0
 WARMUP = 20
-QUERIES = 240
-KEY_POOL = 4000
+QUERIES = 280
+SLOTS = 1200  # services with a key over the years (a few hundred at a time)
+KEY_LIFETIME = 45 * 86_400  # mean seconds a key lives before it is rotated or deleted
+ROTATED = 0.85  # the share of retired keys rotated (the rest are deleted, ending their slot)
+EXPORT_SHARE = 0.07
+ROTATION_NEW = "key.rotation.replacement_created"
 
 FIGURE = "/audit/ filtered page, 1,000,000 records: p95"
 _OLDER_LINK = re.compile(r'href="(/audit/\?[^"]*before=[^"]*)"')
@@ -64,20 +69,21 @@ COLUMNS = (
     "hash",
 )
 
-KEY_ACTIONS = (
-    ("key.updated", 40),
-    ("key.created", 14),
-    ("key.deleted", 9),
-    ("key.rotation.started", 7),
-    ("key.rotation.replacement_created", 7),
-    ("key.rotation.old_key_scheduled", 5),
-    ("key.rotation.old_key_deleted", 5),
-    ("key.rotation.completed", 6.5),
-    ("key.rotation.failed", 0.3),
-    ("key.rotation.aborted", 0.2),
-)
 UPSTREAM_FAILED = "UpstreamUnavailableError: Venice failed to answer (503)."
-ALL_ACTIONS = [name for name, _ in KEY_ACTIONS] + ["audit.exported", "billing.usage_exported"]
+ALL_ACTIONS = [
+    "key.updated",
+    "key.created",
+    "key.deleted",
+    "key.rotation.started",
+    ROTATION_NEW,
+    "key.rotation.old_key_scheduled",
+    "key.rotation.old_key_deleted",
+    "key.rotation.completed",
+    "key.rotation.failed",
+    "key.rotation.aborted",
+    "audit.exported",
+    "billing.usage_exported",
+]
 USER_AGENTS = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Version/18.1 Safari",
@@ -88,7 +94,13 @@ USER_AGENTS = (
 
 
 class Dataset:
-    """The people, keys and addresses the records are drawn from (seeded: same every time)."""
+    """The people, and the keys' lives, the records are drawn from (seeded: the same every run).
+
+    Keys live in "slots" (a service's key): a slot starts at some point of the three years
+    (more of them lately), its first key is created, and each key lives about six weeks
+    before it is rotated (its replacement is the slot's next key) or deleted (the slot ends).
+    So every key id is created once and retired at most once, a few hundred are alive at the
+    end, and the log names some ten thousand keys."""
 
     def __init__(self, seed: int = 1):
         rng = random.Random(seed)
@@ -100,71 +112,128 @@ class Dataset:
             + ["Auditor"] * 3
         )
         self.actors = [(f"user{index:02d}", role) for index, role in enumerate(roles)]
-        # Zipf-like: the first few actors write most records.
-        self.actor_weights = [1 / (rank + 1) ** 1.1 for rank in range(len(self.actors))]
-        self.keys = []
-        for index in range(KEY_POOL):
-            key_id = str(random.Random(seed * 100_000 + index).getrandbits(128))
-            key_id = f"{key_id[:8]}-{key_id[8:12]}-{key_id[12:16]}-{key_id[16:20]}-{key_id[20:32]}"
-            last6 = hashlib.sha256(key_id.encode()).hexdigest()[:6]
-            self.keys.append((key_id, f"service {index:04d}", last6))
-        self.key_weights = [1 / (rank + 20) for rank in range(KEY_POOL)]
+        # Zipf-like: the first few of each kind write most of its records.
+        self.key_actors = [a for a in self.actors if a[1] in ("Administrator", "Key manager")]
+        self.key_actor_weights = [1 / (rank + 1) ** 1.1 for rank in range(len(self.key_actors))]
+        self.export_actors = [a for a in self.actors if a[1] in ("Finance", "Auditor")]
+        self.export_actors += self.key_actors[:4]
+        self.export_actor_weights = [1 / (rank + 1) for rank in range(len(self.export_actors))]
+        span = SPAN_DAYS * 86_400
+        teams = ("search", "billing", "support", "mobile", "data", "ops", "web", "ml", "qa")
+        # (id, description, last6, born, died, how it ended, hotness); times are seconds
+        # before now, `died` None while alive, ended "rotated" or "deleted".
+        self.keys: list[tuple] = []
+        for slot in range(SLOTS):
+            born = span * rng.random() ** 1.6
+            description = f"{teams[slot % len(teams)]} service {slot:04d}"
+            hotness = 1 / (rng.randrange(SLOTS) + 5)
+            while True:
+                life = rng.expovariate(1 / KEY_LIFETIME)
+                died = born - life if born - life > 0 else None
+                ended = None if died is None else "rotated" if rng.random() < ROTATED else "deleted"
+                key_id = _key_id(rng)
+                last6 = hashlib.sha256(key_id.encode()).hexdigest()[:6]
+                self.keys.append((key_id, description, last6, born, died, ended, hotness))
+                if ended != "rotated":
+                    break
+                born = died
         self.ips = [f"203.0.113.{n}" for n in range(1, 40)]
         self.ips += [f"198.51.100.{n}" for n in range(1, 20)]
         self.rng = rng
 
 
+def _key_id(rng: random.Random) -> str:
+    text = f"{rng.getrandbits(128):032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _lifecycle(data: Dataset) -> list[tuple[float, str, int]]:
+    """(seconds before now, action, key index) of every key's creation and retirement."""
+    events = []
+    rng = data.rng
+    previous_ended = None
+    for index, (_, _, _, born, died, ended, _) in enumerate(data.keys):
+        # A key born when the slot's previous key was rotated is that rotation's replacement.
+        replacement = previous_ended == "rotated" and abs(data.keys[index - 1][4] - born) < 1e-6
+        events.append((born, ROTATION_NEW if replacement else "key.created", index))
+        previous_ended = ended
+        if ended == "deleted":
+            events.append((died, "key.deleted", index))
+        elif ended == "rotated":
+            if rng.random() < 0.05:  # an attempt that failed or was abandoned the day before
+                ending = "key.rotation.failed" if rng.random() < 0.7 else "key.rotation.aborted"
+                events.append((died + 86_400, "key.rotation.started", index))
+                events.append((died + 86_300, ending, index))
+            events.append((died + 40, "key.rotation.started", index))
+            if rng.random() < 0.2:  # a grace period: expiry set now, deleted a week later
+                events.append((died - 1, "key.rotation.old_key_scheduled", index))
+                if died - 7 * 86_400 > 0:
+                    events.append((died - 7 * 86_400, "key.rotation.old_key_deleted", index))
+            else:
+                events.append((died - 1, "key.rotation.old_key_deleted", index))
+            events.append((died - 2, "key.rotation.completed", index))
+        elif rng.random() < 0.02:  # a rotation of a live key that failed or was abandoned
+            when = born * rng.random()
+            events.append((when + 1, "key.rotation.started", index))
+            events.append(
+                (when, rng.choice(("key.rotation.failed", "key.rotation.aborted")), index)
+            )
+    return events
+
+
 def generate(count: int = RECORDS, *, now: datetime, seed: int = 1) -> Iterator[tuple]:
-    """`count` records in time order, as tuples in COLUMNS order (Python values). Every random
-    choice is drawn for all records at once: a million records take seconds, not minutes."""
+    """`count` records in time order, as tuples in COLUMNS order (Python values): the keys'
+    lives, updates spread over them (busier keys and longer lives get more), and exports.
+    Random choices are drawn for all records at once: a million take seconds."""
     data = Dataset(seed)
     rng = data.rng
+    events = _lifecycle(data)
+    exports = int(count * EXPORT_SHARE)
+    updates = count - exports - len(events)
+    if updates < 0:
+        raise ValueError("too few records for the keys' lives")
+    # Updates: keys weighted by hotness times how long they lived, at a time within that life.
+    weights = [hot * (born - (died or 0.0)) for _, _, _, born, died, _, hot in data.keys]
+    for index in rng.choices(range(len(data.keys)), weights=weights, k=updates):
+        _, _, _, born, died, _, _ = data.keys[index]
+        events.append((born - (born - (died or 0.0)) * rng.random(), "key.updated", index))
     span = SPAN_DAYS * 86_400
-    # More activity lately: offsets (seconds before now) bunch towards 0.
-    offsets = sorted((span * rng.random() ** 1.6 for _ in range(count)), reverse=True)
-    actors = rng.choices(range(len(data.actors)), weights=data.actor_weights, k=count)
-    key_actions = rng.choices(
-        [name for name, _ in KEY_ACTIONS], weights=[weight for _, weight in KEY_ACTIONS], k=count
-    )
-    keys = rng.choices(data.keys, weights=data.key_weights, k=count)
+    for _ in range(exports):
+        kind = "billing.usage_exported" if rng.random() < 0.67 else "audit.exported"
+        events.append((span * rng.random() ** 1.6, kind, -1))
+    events.sort(key=lambda event: -event[0])  # oldest first, as ids are given
+
+    key_actors = rng.choices(data.key_actors, weights=data.key_actor_weights, k=count)
+    export_actors = rng.choices(data.export_actors, weights=data.export_actor_weights, k=count)
     rolls = [rng.random() for _ in range(count)]
-    outcomes = [rng.random() for _ in range(count)]
     fields = ("description", "usd", "expires_at", "limit_period")
     start = now.timestamp()
     sequence = 0
-    for index in range(count):
-        username, role = data.actors[actors[index]]
-        moment = datetime.fromtimestamp(start - offsets[index] - rng.random(), UTC)
-        roll = rolls[index]
-        if role == "Finance":
-            action = "billing.usage_exported"
-        elif role == "Auditor":
-            action = "audit.exported"
-        elif role == "Administrator" and roll < 0.01:
-            action = "audit.exported"
-        elif role == "Administrator" and roll < 0.02:
-            action = "billing.usage_exported"
-        else:
-            action = key_actions[index]
+    for index, (offset, action, key) in enumerate(events):
+        moment = datetime.fromtimestamp(start - offset - rng.random(), UTC)
         key_id = description = last6 = ""
         changes: dict = {}
         details: dict = {}
-        if action.startswith("key."):
-            key_id, description, last6 = keys[index]
+        roll = rolls[index]
+        if key >= 0:
+            username, role = key_actors[index]
+            key_id, description, last6 = data.keys[key][:3]
             if action == "key.updated":
                 changes = {fields[index % 4]: ["before", "after"]}
-            elif action in ("key.created", "key.rotation.replacement_created"):
+            elif action in ("key.created", ROTATION_NEW):
                 details = {"api_key_type": "ADMIN" if roll > 0.95 else "INFERENCE"}
-                if roll < 0.0002:
+                if roll < 0.002:
                     details["secret_lost"] = True
-        elif action == "billing.usage_exported":
-            details = {"filters": {}, "filename": "venice-usage.csv", "rows": index % 100_000}
         else:
-            details = {"filters": {"actor": data.actors[index % 7][0]}, "rows": index % 5000}
-        outcome_roll = outcomes[index]
-        if outcome_roll < 0.965:
+            username, role = export_actors[index]
+            if action == "billing.usage_exported" and role == "Auditor":
+                action = "audit.exported"
+            elif action == "audit.exported" and role == "Finance":
+                action = "billing.usage_exported"
+            details = {"filters": {}, "rows": index % 100_000}
+        if roll < 0.965:
             outcome, error = "succeeded", ""
-        elif outcome_roll < 0.999:
+        elif roll < 0.999:
             outcome, error = "failed", UPSTREAM_FAILED
         else:
             outcome, error = "pending", ""
@@ -313,7 +382,7 @@ def _sqlite_database(connection) -> datetime:
 def _queries(dataset: Dataset, *, now: datetime, rng: random.Random) -> list[dict]:
     """The filter mix (see the module's docstring)."""
     actors = [name for name, _ in dataset.actors]
-    keys = [key_id for key_id, _, _ in dataset.keys]
+    keys = [key[0] for key in dataset.keys]
     outcomes = ("succeeded", "failed", "pending")
 
     def day(back_days: float) -> str:
@@ -333,6 +402,12 @@ def _queries(dataset: Dataset, *, now: datetime, rng: random.Random) -> list[dic
         lambda: {"actor": rng.choice(actors), "outcome": "failed"},
         lambda: {"action": rng.choice(ALL_ACTIONS), "outcome": rng.choice(outcomes)},
         lambda: {"key": rng.choice(keys), "action": rng.choice(ALL_ACTIONS[:10])},
+        lambda: {"key": rng.choice(keys), "outcome": rng.choice(outcomes)},
+        lambda: {
+            "actor": rng.choice(actors),
+            "action": rng.choice(ALL_ACTIONS),
+            "outcome": rng.choice(outcomes),
+        },
         lambda: {"actor": rng.choice(actors), **date_range(7)},
         lambda: {"action": rng.choice(ALL_ACTIONS), **date_range(30)},
         lambda: {},
@@ -384,7 +459,7 @@ def run() -> list[Result]:
             limit=TARGET_MS,
             compare=Compare.AT_MOST,
             note=(
-                f"{name}: {len(page_ms)} full pages (filters: one, two, dates, none) and "
+                f"{name}: {len(page_ms)} full pages (filters: one, two, three, dates, none) and "
                 f"{len(older_ms)} 'Older →' pages; median {median(every):.1f} ms; HTMX fragment "
                 f"p95 {percentile(fragment_ms, 95):.1f} ms; slowest {slowest[0]:.0f} ms for "
                 f"{urlencode(slowest[1]) or 'no filter'}"
