@@ -11,9 +11,11 @@ target is missed or a benchmark breaks; the table is printed either way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -101,20 +103,47 @@ def _run_suite(name: str, workdir: Path, template: Path) -> list[Result]:
 def _run_child(name, module, timeout, child_env, workdir) -> list[Result]:
     out = workdir / f"{name}.json"
     started = time.monotonic()
+    # A session of its own, so that a child past its time goes together with what it started
+    # (the gunicorn suite's server processes), not leaving them behind.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.child", module, str(out)],
+        cwd=env.ROOT,
+        env=child_env,
+        start_new_session=True,
+    )
     try:
-        subprocess.run(
-            [sys.executable, "-m", "bench.child", module, str(out)],
-            cwd=env.ROOT,
-            env=child_env,
-            timeout=timeout,
-            check=False,
-        )
+        child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _stop_group(child)
         return [Result(figure=name, value=None, error=f"{name}: no result within {timeout} s")]
+    except BaseException:  # Ctrl-C: stop the child and its processes too
+        _stop_group(child)
+        raise
     print(f"bench: {name}: {time.monotonic() - started:.0f} s", flush=True)
     if not out.exists():
         return [Result(figure=name, value=None, error=f"{name}: the child wrote no results")]
     return [Result.from_dict(item) for item in json.loads(out.read_text())]
+
+
+def _stop_group(child: subprocess.Popen) -> None:
+    """SIGTERM to the child's process group (the child and what it started), SIGKILL to
+    whatever is still there 10 s later."""
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        child.poll()  # reap the child, or it stays in the group as a zombie
+        try:
+            os.killpg(child.pid, 0)  # anyone left?
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def _with_postgres(name, module, timeout, child_env, workdir) -> list[Result]:
@@ -134,8 +163,13 @@ def _with_postgres(name, module, timeout, child_env, workdir) -> list[Result]:
         base = POSTGRES_URL.rsplit("/", 1)[0]
         child_env["DATABASE_URL"] = f"{base}/{database}"
         return _run_child(name, module, timeout, child_env, workdir)
+    except Exception as error:  # noqa: BLE001 - reported as the figure's error
+        return [Result(figure=figure, value=None, error=f"{name}: {type(error).__name__}: {error}")]
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        except Exception as error:  # noqa: BLE001 - say so, and let the table print
+            print(f"bench: could not drop PostgreSQL database {database}: {error}", flush=True)
         admin.close()
 
 
