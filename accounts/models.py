@@ -236,6 +236,12 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["time", "id"], name="audit_time_id"),
             models.Index(fields=["actor_username", "time", "id"], name="audit_actor_time_id"),
+            # Actor and action together: the pair people combine most ("what did Kim
+            # delete?"). With only the one-column indexes, a pair that matches nothing made
+            # the database read every record of the action (400,000 of a million: 250 ms).
+            models.Index(
+                fields=["actor_username", "action", "time", "id"], name="audit_actor_action_time_id"
+            ),
             models.Index(fields=["action", "time", "id"], name="audit_action_time_id"),
             models.Index(fields=["key_id", "time", "id"], name="audit_key_time_id"),
             models.Index(fields=["outcome", "time", "id"], name="audit_outcome_time_id"),

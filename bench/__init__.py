@@ -1,0 +1,1 @@
+"""The portal's benchmarks (`make bench`; see bench/__main__.py). Not part of `make test`."""
