@@ -70,7 +70,7 @@ def run() -> list[Result]:
         keys_rate, keys_count = _load(keys_url, headers=headers, seconds=LOAD_SECONDS)
         queries_seeded = _queries_per_request(keys_url, headers)
 
-        _grow_account(state_file, keys=500)
+        _grow_account(state_file, admin_key=admin_key, keys=500)
         served.stop()
         processes.append(served.start())
         large = _listed_keys(keys_url, headers)
@@ -236,11 +236,13 @@ def _free_port() -> int:
 # --- the account --------------------------------------------------------------------------------
 
 
-def _grow_account(state_file: Path, *, keys: int) -> None:
+def _grow_account(state_file: Path, *, admin_key: str, keys: int) -> None:
     """Rewrite the sandbox server's state file with the account grown to `keys` keys."""
     from accounts.sandbox import Sandbox
 
     sandbox = Sandbox.from_state(json.loads(state_file.read_text()), state_file="")
+    # The state keeps only the hash of the --admin-key secret: give it again to act as admin.
+    sandbox.replace_admin_secret(admin_key)
     env.fill_keys(sandbox, keys)
     sandbox.save(state_file)
 
