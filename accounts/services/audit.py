@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.models import AppendOnlyError, AuditAction, AuditEvent, AuditOutcome
 from accounts.roles import role_of
+from accounts.services.csv_cells import spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -306,17 +307,9 @@ class _Line:
         return text
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting like a formula would run in a spreadsheet (CSV injection).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def _csv_row(event: AuditEvent) -> list[str]:
     return [
-        _cell(value)
+        spreadsheet_safe(value)
         for value in (
             event.pk,
             event.time.isoformat(),

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts import charts
 from accounts.charts import Chart, Series
+from accounts.services.csv_cells import spreadsheet_safe
 from accounts.venice import (
     Currency,
     InvalidResponseError,
@@ -323,10 +324,21 @@ def usage_history_csv_pages(
             )
         if not body:
             continue
-        if not body.endswith("\n"):
-            body += "\n"
-        # Counted with the csv reader, not by lines: a quoted note may hold a line break.
-        yield body, sum(1 for _ in csv.reader(io.StringIO(body)))
+        yield _spreadsheet_safe_rows(body)
+
+
+def _spreadsheet_safe_rows(body: str) -> tuple[str, int]:
+    """Venice's CSV rows written again with every cell defused (a note or SKU could start like
+    a formula), and how many there are: read with the csv reader, not by lines, since a quoted
+    note may hold a line break."""
+    rows = csv.reader(io.StringIO(body))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    count = 0
+    for row in rows:
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+        count += 1
+    return buffer.getvalue(), count
 
 
 def csv_error_line(error: VeniceError | Exception, rows: int) -> str:
