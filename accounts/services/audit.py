@@ -13,9 +13,7 @@ upstream call, and `audited` refuses (RuntimeError) when it cannot be.
 
 from __future__ import annotations
 
-import csv
 import ipaddress
-import json
 import logging
 import sys
 import uuid
@@ -33,7 +31,6 @@ from django.utils import timezone
 
 from accounts.models import AppendOnlyError, AuditAction, AuditEvent, AuditOutcome
 from accounts.roles import role_of
-from accounts.services.csv_cells import spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -274,81 +271,6 @@ def audit_log(
     event.completed_at = event.time
     event.save()
     return event
-
-
-# --- export ---------------------------------------------------------------------------------
-
-CSV_COLUMNS = (
-    "id",
-    "time",
-    "actor",
-    "role",
-    "action",
-    "outcome",
-    "key_id",
-    "key_description",
-    "key_last6",
-    "changes",
-    "details",
-    "error",
-    "ip",
-    "user_agent",
-    "request_id",
-    "completed_at",
-    "sequence",
-    "hash",
-)
-
-
-class _Line:
-    """A file-like sink for csv.writer that hands back each line as it is written."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def _csv_row(event: AuditEvent) -> list[str]:
-    return [
-        spreadsheet_safe(value)
-        for value in (
-            event.pk,
-            event.time.isoformat(),
-            event.actor_username,
-            event.actor_role,
-            event.action,
-            event.outcome,
-            event.key_id,
-            event.key_description,
-            event.key_last6,
-            json.dumps(event.changes, sort_keys=True) if event.changes else "",
-            json.dumps(event.details, sort_keys=True) if event.details else "",
-            event.error,
-            event.ip,
-            event.user_agent,
-            event.request_id,
-            event.completed_at.isoformat() if event.completed_at else "",
-            event.sequence,
-            event.hash,
-        )
-    ]
-
-
-def audit_export_csv(context: AuditContext, *, filters) -> Iterator[str]:
-    """Record the export (with its filters), then return the matching records as CSV lines,
-    newest first, read in chunks as the caller consumes them. The export lists the records
-    as they stood when it began."""
-    from accounts.selectors.audit import audit_events_iter
-
-    as_of = timezone.now()
-    audit_log(context, action=AuditAction.AUDIT_EXPORTED, details={"filters": filters.as_dict()})
-
-    def lines() -> Iterator[str]:
-        writer = csv.writer(_Line())
-        yield writer.writerow(CSV_COLUMNS)
-        for event in audit_events_iter(filters, until=as_of):
-            yield writer.writerow(_csv_row(event))
-
-    return lines()
 
 
 # --- reconciliation -------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Exports that leave the portal, each recorded in the audit log before its first byte.
 
+The audit CSV lists the records as they stood when the export began, newest first, read in
+chunks as the response streams.
+
 The usage-history CSV streams while it walks the upstream cursor, one page in memory at a
 time. Its audit record is opened (`pending`, committed) before the first upstream call and
 closed when the walk ends: `succeeded` with the row count, or `failed` with the error. A
@@ -9,13 +12,16 @@ failure after rows were sent cannot become an error status any more, so the file
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterator
 from datetime import datetime
 
 from django.utils import timezone
 
-from accounts.models import AuditAction
-from accounts.services.audit import AuditContext, audited
+from accounts.models import AuditAction, AuditEvent
+from accounts.selectors.audit import audit_events_iter
+from accounts.services.audit import AuditContext, audit_log, audited
 from accounts.services.billing import (
     EXPORT_PAGE_SIZE,
     UsageExport,
@@ -24,6 +30,7 @@ from accounts.services.billing import (
     export_filename,
     usage_history_csv_pages,
 )
+from accounts.services.csv_cells import spreadsheet_safe
 from accounts.venice import VeniceError
 
 
@@ -89,3 +96,74 @@ def _stream(
         # audited() recorded the failure; the file (if anyone still reads it) ends with the
         # error line.
         return
+
+
+AUDIT_CSV_COLUMNS = (
+    "id",
+    "time",
+    "actor",
+    "role",
+    "action",
+    "outcome",
+    "key_id",
+    "key_description",
+    "key_last6",
+    "changes",
+    "details",
+    "error",
+    "ip",
+    "user_agent",
+    "request_id",
+    "completed_at",
+    "sequence",
+    "hash",
+)
+
+
+class _Line:
+    """A file-like sink for csv.writer that hands back each line as it is written."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def _audit_csv_row(event: AuditEvent) -> list[str]:
+    return [
+        spreadsheet_safe(value)
+        for value in (
+            event.pk,
+            event.time.isoformat(),
+            event.actor_username,
+            event.actor_role,
+            event.action,
+            event.outcome,
+            event.key_id,
+            event.key_description,
+            event.key_last6,
+            json.dumps(event.changes, sort_keys=True) if event.changes else "",
+            json.dumps(event.details, sort_keys=True) if event.details else "",
+            event.error,
+            event.ip,
+            event.user_agent,
+            event.request_id,
+            event.completed_at.isoformat() if event.completed_at else "",
+            event.sequence,
+            event.hash,
+        )
+    ]
+
+
+def audit_export_csv(context: AuditContext, *, filters) -> Iterator[str]:
+    """Record the export (with its filters), then return the matching records as CSV lines,
+    newest first, read in chunks as the caller consumes them. The export lists the records
+    as they stood when it began."""
+    as_of = timezone.now()
+    audit_log(context, action=AuditAction.AUDIT_EXPORTED, details={"filters": filters.as_dict()})
+
+    def lines() -> Iterator[str]:
+        writer = csv.writer(_Line())
+        yield writer.writerow(AUDIT_CSV_COLUMNS)
+        for event in audit_events_iter(filters, until=as_of):
+            yield writer.writerow(_audit_csv_row(event))
+
+    return lines()

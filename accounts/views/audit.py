@@ -12,7 +12,8 @@ from accounts.forms import AuditFilterForm
 from accounts.models import AuditEvent
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_drift, audit_page
-from accounts.services.audit import audit_context_from_request, audit_export_csv
+from accounts.services.audit import audit_context_from_request
+from accounts.services.exports import audit_export_csv
 from accounts.venice import VeniceError
 
 
