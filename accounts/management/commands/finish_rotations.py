@@ -1,10 +1,10 @@
 import os
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from accounts.management.users import active_user
 from accounts.services.audit import audit_context_for_command
 from accounts.services.rotation import (
     RotationError,
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, actor, older_than, apply, grace, secrets_dir, **options):
-        user = _user(actor) if actor else None
+        user = active_user(actor) if actor else None
         context = audit_context_for_command(user, command="finish_rotations")
         if older_than:
             return self._policy(context, user, older_than, apply, grace, secrets_dir)
@@ -154,11 +154,3 @@ class Command(BaseCommand):
         self.stdout.write(f"{rotated} key(s) rotated, {skipped} skipped, {failed} failed.")
         if failed:
             raise CommandError(f"{failed} rotation(s) failed.")
-
-
-def _user(username: str):
-    User = get_user_model()
-    try:
-        return User.objects.get(username=username, is_active=True)
-    except User.DoesNotExist:
-        raise CommandError(f'No active user named "{username}".') from None

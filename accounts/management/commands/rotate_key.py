@@ -1,10 +1,10 @@
 import os
 from datetime import UTC, date, datetime
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from accounts.management.users import active_user
 from accounts.services.audit import audit_context_for_command
 from accounts.services.rotation import (
     RotationError,
@@ -55,7 +55,7 @@ class Command(BaseCommand):
     def handle(self, *args, key_id, grace, actor, expires_at, secret_to, print_secret, **options):
         if not secret_to and not print_secret:
             raise CommandError(DESTINATION_REQUIRED)
-        user = _user(actor)
+        user = active_user(actor)
         now = timezone.now()
         try:
             grace_choice, grace_ends_at = grace_from_text(grace, now=now)
@@ -100,14 +100,6 @@ class Command(BaseCommand):
                 f"Resume or abort it on the key's page."
             )
         self.stdout.write(_summary(rotation))
-
-
-def _user(username: str):
-    User = get_user_model()
-    try:
-        return User.objects.get(username=username, is_active=True)
-    except User.DoesNotExist:
-        raise CommandError(f'No active user named "{username}".') from None
 
 
 def _expiry(value: str) -> datetime | date:
