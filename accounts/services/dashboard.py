@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Rotation, RotationState
 from accounts.roles import Ability
 from accounts.selectors.audit import AuditFilters, audit_page
+from accounts.selectors.keys import EXPIRING_WITHIN, UNUSED_FOR
 from accounts.selectors.rotation import rotations_open_by_key
 from accounts.venice import (
     AccountSummary,
@@ -29,8 +30,6 @@ from accounts.venice import (
     get_client,
 )
 
-EXPIRING_WITHIN = timedelta(days=14)
-UNUSED_FOR = timedelta(days=30)
 BURN_WINDOW_DAYS = 7  # the summary's analytics cover the last 7 days
 LATEST_AUDIT_RECORDS = 5
 
