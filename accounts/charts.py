@@ -289,6 +289,15 @@ def _bars_svg(
     return "".join(parts)
 
 
+def _checked_series(labels: Sequence[str], series: Sequence[Series]) -> list[Series]:
+    """The series with their colours, each checked to hold one value per label."""
+    series = _colors(series)
+    for s in series:
+        if len(s.values) != len(labels):
+            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(labels)}")
+    return series
+
+
 def bar_chart(
     *,
     title: str,
@@ -299,10 +308,7 @@ def bar_chart(
     label_header: str = "Date",
 ) -> Chart:
     """Vertical bars, one slot per label: grouped side by side, or stacked."""
-    series = _colors(series)
-    for s in series:
-        if len(s.values) != len(labels):
-            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(labels)}")
+    series = _checked_series(labels, series)
     empty = not labels or all(v == 0 for s in series for v in s.values)
     desc = summary or _summary(labels, series)
     kwargs = dict(title=title, desc=desc, labels=labels, series=series, stacked=stacked)
@@ -404,10 +410,7 @@ def hbar_chart(
     label_header: str = "Name",
 ) -> Chart:
     """Horizontal bars, one row per label (model or key names fit on a phone this way)."""
-    series = _colors(series)
-    for s in series:
-        if len(s.values) != len(labels):
-            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(labels)}")
+    series = _checked_series(labels, series)
     empty = not labels or all(v == 0 for s in series for v in s.values)
     desc = summary or (
         "; ".join(
