@@ -132,3 +132,21 @@ def test_an_unknown_actor_is_refused(inference_key, tmp_path):
 def test_a_bad_grace_is_refused(key_manager, inference_key):
     with pytest.raises(CommandError, match="Unknown grace period"):
         _run(inference_key.id, "--grace", "soonish", "--actor", "kim", "--print-secret")
+
+
+def test_the_new_key_keeps_the_old_keys_lifetime_unless_expires_at_says_never(
+    key_manager, shared_venice, tmp_path
+):
+    old = shared_venice.api_keys.create("Expiring job", expires_at=timezone.now() + timedelta(7))
+    _run(old.id, "--grace", "1h", "--actor", "kim", "--secret-to", str(tmp_path / "a"))
+    first = Rotation.objects.get()
+    assert first.new_expires_at is not None
+    assert shared_venice.api_keys.get(first.new_key_id, fresh=True).expires_at is not None
+
+    _run(
+        *(first.new_key_id, "--grace", "1h", "--actor", "kim", "--expires-at", "never"),
+        *("--secret-to", str(tmp_path / "b")),
+    )
+    second = Rotation.objects.exclude(pk=first.pk).get()
+    assert second.new_expires_at is None
+    assert shared_venice.api_keys.get(second.new_key_id, fresh=True).expires_at is None

@@ -323,3 +323,38 @@ def test_a_failed_rotation_on_the_key_page_offers_resume_and_abort_to_managers_o
     html = client.get(url).content.decode()
     assert "failed while creating the replacement key" in html
     assert _resume_url(rotation) not in html
+
+
+# --- the new key's expiry ---------------------------------------------------------------------
+
+
+def test_the_form_proposes_the_old_keys_lifetime_for_a_key_that_expires(
+    client, key_manager, shared_venice
+):
+    key = shared_venice.api_keys.create("Expiring", expires_at=timezone.now() + timedelta(30))
+    client.force_login(key_manager)
+    html = client.get(_rotate_url(key)).content.decode()
+    assert 'name="new_expiry" value="lifetime" id="id_new_expiry_0" checked' in html
+    assert "this key&#x27;s lifetime (30 days) again" in html
+
+
+def test_posting_the_proposed_expiry_keeps_one_and_never_is_a_choice(
+    client, key_manager, shared_venice
+):
+    key = shared_venice.api_keys.create("Expiring", expires_at=timezone.now() + timedelta(30))
+    client.force_login(key_manager)
+    client.post(_rotate_url(key), {"grace": "1h", "new_expiry": "lifetime"})
+    kept = Rotation.objects.get()
+    assert shared_venice.api_keys.get(kept.new_key_id, fresh=True).expires_at is not None
+
+    replacement = shared_venice.api_keys.get(kept.new_key_id)
+    client.post(_rotate_url(replacement), {"grace": "1h", "new_expiry": "never"})
+    never = Rotation.objects.exclude(pk=kept.pk).get()
+    assert shared_venice.api_keys.get(never.new_key_id, fresh=True).expires_at is None
+
+
+def test_a_chosen_expiry_date_is_required_when_chosen(client, key_manager, inference_key):
+    client.force_login(key_manager)
+    response = client.post(_rotate_url(inference_key), {"grace": "1h", "new_expiry": "custom"})
+    assert "Choose when the new key expires." in response.content.decode()
+    assert not Rotation.objects.exists()

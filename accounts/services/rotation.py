@@ -34,7 +34,8 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditOutcome, Rotation
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
 from accounts.services.keys import may_manage_key_type
-from accounts.venice import APIKey, APIKeyType, NotFoundError, VeniceError, get_client
+from accounts.venice import UNSET, APIKey, APIKeyType, NotFoundError, VeniceError, get_client
+from accounts.venice.client import _Unset
 
 State = Rotation.State
 Grace = Rotation.Grace
@@ -169,6 +170,18 @@ def grace_from_text(value: str, *, now: datetime) -> tuple[str, datetime | None]
     return Grace.CUSTOM, moment
 
 
+def replacement_expiry(old: APIKey, *, now: datetime) -> datetime | None:
+    """The replacement's expiry unless the person chooses another: as long a life as the old
+    key was given, counted from now (a 90-day key is replaced by a 90-day key), in whole
+    seconds. None for a key that never expires; the old key's own expiry when its creation
+    time is unknown."""
+    if old.expires_at is None:
+        return None
+    if old.created_at is None or old.created_at >= old.expires_at:
+        return old.expires_at
+    return (now + (old.expires_at - old.created_at)).replace(microsecond=0)
+
+
 def may_rotate(user, key_type: str) -> bool:
     """Key managers may rotate INFERENCE keys; ADMIN keys only Administrators."""
     if user is None or not user.is_authenticated:
@@ -198,13 +211,15 @@ def rotation_start(
     key_id: str,
     grace: str,
     grace_ends_at: datetime | None = None,
-    new_expires_at: datetime | date | None = None,
+    new_expires_at: datetime | date | None | _Unset = UNSET,
     now: datetime | None = None,
 ) -> RotationOutcome:
     """Rotate a key: record the intent, create the replacement, retire the old key.
 
     `grace` is a `Rotation.Grace` value; with `Grace.CUSTOM`, `grace_ends_at` says when the
-    old key is deleted. `new_expires_at` is the replacement's expiry (None: never).
+    old key is deleted. `new_expires_at` is the replacement's expiry: by default the old key's
+    lifetime again (`replacement_expiry`), so an expiry is never dropped unasked; None means
+    the replacement never expires.
 
     Raises `RotationRefused` (role), `RotationError` (no such key, bad times, a rotation
     already open) and `VeniceError` (reading the old key failed) before changing anything.
@@ -221,6 +236,8 @@ def rotation_start(
     if grace == Grace.NOW and is_portal_key(old):
         raise RotationError(ROTATION_PORTAL_KEY_NOW)
     retire_at = _retire_time(grace, grace_ends_at, now=now, old_expires_at=old.expires_at)
+    if new_expires_at is UNSET:
+        new_expires_at = replacement_expiry(old, now=now)
     new_expires_at = _new_expiry(new_expires_at, now=now)
 
     rotation = _record_start(
@@ -385,6 +402,7 @@ def _record_start(
         details={
             "grace": grace,
             "retire_at": _iso(retire_at),
+            "old_expires_at": _iso(old.expires_at),
             "new_expires_at": _iso(new_expires_at),
             "key_type": str(old.api_key_type),
         },

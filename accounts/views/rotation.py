@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -51,7 +52,7 @@ def key_rotate(request, key_id: str):
     if not may_rotate(request.user, key.api_key_type):
         return _refuse(request, key.api_key_type)
 
-    form = RotationForm(request.POST or None)
+    form = RotationForm(request.POST or None, key=key, now=timezone.now())
     error = None
     if request.method == "POST" and form.is_valid():
         try:

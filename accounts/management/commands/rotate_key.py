@@ -11,7 +11,7 @@ from accounts.services.rotation import (
     grace_from_text,
     rotation_start,
 )
-from accounts.venice import VeniceError
+from accounts.venice import UNSET, VeniceError
 
 DESTINATION_REQUIRED = (
     "Say where the new secret goes: --secret-to FILE (created with mode 600) or "
@@ -38,7 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--actor", required=True, help="The portal user the audit log names.")
         parser.add_argument(
             "--expires-at",
-            help="The new key's expiry (YYYY-MM-DD or ISO date/time, UTC); default: never.",
+            help="The new key's expiry: YYYY-MM-DD or an ISO date/time (UTC), or 'never'; "
+            "default: as long a life as the old key was given, counted from now.",
         )
         parser.add_argument(
             "--secret-to",
@@ -61,7 +62,7 @@ class Command(BaseCommand):
             grace_choice, grace_ends_at = grace_from_text(grace, now=now)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        new_expires_at = _expiry(expires_at) if expires_at else None
+        new_expires_at = _expiry(expires_at) if expires_at else UNSET
 
         # Open the file before anything changes: a path that exists or cannot be written
         # stops the command while the old key is still untouched.
@@ -102,7 +103,9 @@ class Command(BaseCommand):
         self.stdout.write(_summary(rotation))
 
 
-def _expiry(value: str) -> datetime | date:
+def _expiry(value: str) -> datetime | date | None:
+    if value.strip().lower() == "never":
+        return None
     try:
         if len(value) == 10:
             return date.fromisoformat(value)

@@ -1,0 +1,72 @@
+"""accounts/services/rotation.py: what a rotation must never do, whatever fails on the way.
+
+Each test here was a defect found in review: it failed before its fix. Everything goes through
+the sandbox over the real requests stack, with the sandbox's faults and clock; a failing
+database is Django's own `execute_wrapper` refusing a statement, as a locked or lost
+database would.
+"""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import AuditEvent, Rotation
+from accounts.services.rotation import rotation_start
+
+pytestmark = pytest.mark.django_db
+
+State = Rotation.State
+
+
+def _assert_chain_intact():
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert "Audit chain intact" in out.getvalue()
+
+
+# --- 1. the replacement keeps the old key's expiry ----------------------------------------------
+
+
+def test_the_replacement_keeps_the_old_keys_lifetime_unless_told_otherwise(
+    manager_context, shared_venice, sandbox
+):
+    created = shared_venice.api_keys.create(
+        "Expiring worker", expires_at=timezone.now() + timedelta(days=30)
+    )
+    old = shared_venice.api_keys.get(created.id, fresh=True)
+    lifetime = old.expires_at - old.created_at
+    now = timezone.now()
+
+    outcome = rotation_start(context=manager_context, key_id=old.id, grace="24h", now=now)
+
+    new = shared_venice.api_keys.get(outcome.rotation.new_key_id, fresh=True)
+    assert new.expires_at is not None
+    assert abs(new.expires_at - (now + lifetime)) < timedelta(seconds=1)
+    assert outcome.rotation.new_expires_at == new.expires_at
+    started = AuditEvent.objects.get(action="key.rotation.started")
+    assert started.details["old_expires_at"] == old.expires_at.isoformat()
+    assert started.details["new_expires_at"] == outcome.rotation.new_expires_at.isoformat()
+
+
+def test_a_replacement_that_never_expires_is_an_explicit_choice(
+    manager_context, shared_venice, sandbox
+):
+    old = shared_venice.api_keys.create(
+        "Expiring worker", expires_at=timezone.now() + timedelta(days=30)
+    )
+    outcome = rotation_start(
+        context=manager_context, key_id=old.id, grace="24h", new_expires_at=None
+    )
+    assert shared_venice.api_keys.get(outcome.rotation.new_key_id, fresh=True).expires_at is None
+    assert AuditEvent.objects.get(action="key.rotation.started").details["new_expires_at"] is None
+
+
+def test_a_key_that_never_expires_gets_a_replacement_that_never_expires(
+    manager_context, inference_key, shared_venice
+):
+    outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
+    assert shared_venice.api_keys.get(outcome.rotation.new_key_id, fresh=True).expires_at is None
+    _assert_chain_intact()
