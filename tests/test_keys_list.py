@@ -207,3 +207,23 @@ def test_keys_with_a_lost_secret_are_flagged_in_the_list(client, admin_user, inf
     AuditEventFactory(key_id=inference_key_id, action="key.created", details={"secret_lost": True})
     client.force_login(admin_user)
     assert "secret lost" in _row(client.get("/keys/"), "Production backend")
+
+
+def test_both_keys_of_a_rotation_in_grace_say_which_is_which(
+    client, admin_user, manager_context, inference_key
+):
+    from accounts.services.rotation import rotation_start
+
+    rotation = rotation_start(
+        context=manager_context, key_id=inference_key.id, grace="24h"
+    ).rotation
+    client.force_login(admin_user)
+    rows = [
+        row
+        for row in client.get("/keys/").content.decode().split("<tr>")
+        if ">Billing worker</a>" in row
+    ]
+    (old_row,) = [row for row in rows if f"…{rotation.old_last6}" in row]
+    (new_row,) = [row for row in rows if f"…{rotation.new_last6}" in row]
+    assert "being rotated out" in old_row and "from a rotation" not in old_row
+    assert "new, from a rotation" in new_row and "rotated out" not in new_row

@@ -28,7 +28,6 @@ from accounts.services.rotation import (
     ROTATION_REFUSED,
     RotationError,
     RotationRefused,
-    replacement_description,
     rotation_abort,
     rotation_finish_due,
     rotation_resume,
@@ -62,8 +61,14 @@ def _calls(sandbox, method):
     return [r for r in sandbox.received if r.method == method and r.path == "/api_keys"]
 
 
-def _keys_named(shared_venice, description):
-    return [key for key in shared_venice.api_keys.list() if key.description == description]
+def _replacements(shared_venice, rotation):
+    """The keys at Venice, other than the old key, that could be this rotation's replacement
+    (a replacement keeps the old key's description)."""
+    return [
+        key
+        for key in shared_venice.api_keys.list(fresh=True)
+        if key.description == rotation.new_description and key.id != rotation.old_key_id
+    ]
 
 
 # --- the happy paths ---------------------------------------------------------------------------
@@ -82,7 +87,7 @@ def test_replacement_copies_type_limits_period_privacy_and_gets_the_chosen_expir
     assert sent["consumptionLimit"] == {"usd": 25, "diem": 3}
     assert sent["limitPeriod"] == "MONTH"
     assert sent["modelPrivacy"] == "PRIVATE_ONLY"
-    assert sent["description"] == f"Billing worker (rotation {rotation.pk})"
+    assert sent["description"] == "Billing worker"
     assert sent["expiresAt"].startswith(expires.strftime("%Y-%m-%dT%H:%M:%S"))
     new = shared_venice.api_keys.get(rotation.new_key_id)
     assert (new.limit_period, new.model_privacy) == (LimitPeriod.MONTH, ModelPrivacy.PRIVATE_ONLY)
@@ -209,17 +214,6 @@ def test_the_secret_is_returned_once_and_never_stored_cached_or_logged(
 # --- descriptions ------------------------------------------------------------------------------
 
 
-def test_a_long_description_is_cut_but_the_rotation_suffix_is_kept():
-    description = replacement_description("x" * 64, 1234)
-    assert len(description) == 64
-    assert description.endswith(" (rotation 1234)")
-    assert description.startswith("x" * 48)
-
-
-def test_rotating_a_rotated_key_replaces_its_suffix_instead_of_stacking():
-    assert replacement_description("CI deploys (rotation 7)", 12) == "CI deploys (rotation 12)"
-
-
 def test_the_replacement_of_a_64_character_description_fits_venices_limit(
     manager_context, shared_venice, sandbox
 ):
@@ -341,7 +335,7 @@ def test_a_failed_replacement_create_changes_nothing_and_resumes(
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret and authenticates(resumed.secret)
     assert resumed.rotation.state == State.GRACE
-    assert len(_keys_named(shared_venice, resumed.rotation.new_description)) == 1
+    assert len(_replacements(shared_venice, resumed.rotation)) == 1
     _assert_chain_intact()
 
 
@@ -354,11 +348,11 @@ def test_resuming_after_a_create_that_timed_out_never_leaves_two_replacements(
     assert isinstance(outcome.error, UpstreamUnavailableError)
     assert rotation.state == State.FAILED and not rotation.new_key_id
     # Venice did create it; nobody ever saw its secret.
-    (orphan,) = _keys_named(shared_venice, rotation.new_description)
+    (orphan,) = _replacements(shared_venice, rotation)
 
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret
-    (replacement,) = _keys_named(shared_venice, rotation.new_description)
+    (replacement,) = _replacements(shared_venice, rotation)
     assert replacement.id == resumed.rotation.new_key_id != orphan.id
     assert shared_venice.api_keys.get(orphan.id) is None
     deleted = AuditEvent.objects.get(action="key.deleted")
@@ -465,16 +459,15 @@ def test_a_rotation_whose_worker_died_mid_create_resumes_without_a_second_replac
         grace="1h",
         retire_at=timezone.now() + timedelta(hours=1),
         started_by_username="kim",
-        replacement_requested_at=timezone.now() - timedelta(minutes=6),
-        lease_until=timezone.now() - timedelta(minutes=1),
+        replacement_requested_at=timezone.now() - timedelta(minutes=1),
+        lease_until=timezone.now() - timedelta(seconds=1),
+        new_description=inference_key.description,
     )
-    rotation.new_description = replacement_description(inference_key.description, rotation.pk)
-    rotation.save()
     orphan = shared_venice.api_keys.create(rotation.new_description)
 
     resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
     assert resumed.ok and resumed.secret
-    (replacement,) = _keys_named(shared_venice, rotation.new_description)
+    (replacement,) = _replacements(shared_venice, rotation)
     assert replacement.id == resumed.rotation.new_key_id != orphan.id
 
 
@@ -518,7 +511,7 @@ def test_abort_after_a_create_that_timed_out_deletes_the_orphan(
 ):
     sandbox.faults.inject("/api_keys", "POST", timeout="after", times=1)
     rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
-    (orphan,) = _keys_named(shared_venice, rotation.new_description)
+    (orphan,) = _replacements(shared_venice, rotation)
     rotation_abort(context=manager_context, rotation_id=rotation.pk, delete_replacement=False)
     assert shared_venice.api_keys.get(orphan.id) is None
     assert shared_venice.api_keys.get(inference_key.id) is not None

@@ -70,3 +70,17 @@ def test_a_key_that_never_expires_gets_a_replacement_that_never_expires(
     outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
     assert shared_venice.api_keys.get(outcome.rotation.new_key_id, fresh=True).expires_at is None
     _assert_chain_intact()
+
+
+# --- 8. the replacement keeps the old key's name ------------------------------------------------
+
+
+def test_the_replacement_keeps_the_old_keys_description(manager_context, shared_venice):
+    first = shared_venice.api_keys.create("Old prototype")
+    shared_venice.api_keys.create("Someone else's key")
+    outcome = rotation_start(context=manager_context, key_id=first.id, grace="now")
+    new = shared_venice.api_keys.get(outcome.rotation.new_key_id, fresh=True)
+    assert new.description == outcome.rotation.new_description == "Old prototype"
+
+    again = rotation_start(context=manager_context, key_id=new.id, grace="now")
+    assert shared_venice.api_keys.get(again.rotation.new_key_id).description == "Old prototype"

@@ -46,7 +46,7 @@ def test_the_form_says_what_will_happen_with_the_keys_settings(client, key_manag
     assert response.status_code == 200
     html = response.content.decode()
     assert "What will happen" in html
-    assert "Billing worker (rotation …)" in html
+    assert "<dd>Billing worker <span" in html
     assert "PRIVATE_ONLY" in html and "MONTH" in html
     for value in ("now", "1h", "24h", "7d", "custom"):
         assert f'value="{value}"' in html
@@ -70,7 +70,7 @@ def test_posting_the_form_rotates_and_shows_the_secret_once(
     rotation = Rotation.objects.get()
     assert rotation.state == State.GRACE
     assert secret[-6:] == rotation.new_last6
-    assert f'data-replace-url="{reverse("keys:detail", args=[inference_key.id])}"' in html
+    assert f'data-replace-url="{reverse("keys:detail", args=[rotation.new_key_id])}"' in html
     # Nowhere else: not the key pages, the database (sessions included), the cache, the logs.
     for url in (
         reverse("keys:detail", args=[inference_key.id]),
@@ -358,3 +358,13 @@ def test_a_chosen_expiry_date_is_required_when_chosen(client, key_manager, infer
     response = client.post(_rotate_url(inference_key), {"grace": "1h", "new_expiry": "custom"})
     assert "Choose when the new key expires." in response.content.decode()
     assert not Rotation.objects.exists()
+
+
+def test_after_a_rotation_with_grace_the_result_page_opens_the_new_key(
+    client, key_manager, inference_key
+):
+    client.force_login(key_manager)
+    response = client.post(_rotate_url(inference_key), {"grace": "24h"})
+    rotation = Rotation.objects.get()
+    new_page = reverse("keys:detail", args=[rotation.new_key_id])
+    assert f'<a class="btn" href="{new_page}">Open the new key' in response.content.decode()

@@ -159,6 +159,18 @@ def audit_events_for_key(key_id: str, *, limit: int = 50) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(key_id=key_id).order_by("-time", "-id")[:limit])
 
 
+def audit_unrecorded_keys(keys: Iterable) -> list:
+    """The keys (APIKey) no audit record names yet, as another create, a rotation's
+    replacement or anything else: a key some record names is accounted for."""
+    keys = list(keys)
+    known = set(
+        AuditEvent.objects.filter(key_id__in=[key.id for key in keys]).values_list(
+            "key_id", flat=True
+        )
+    )
+    return [key for key in keys if key.id not in known]
+
+
 def audit_key_ids_with_lost_secret(key_ids: Iterable[str] | None = None) -> set[str]:
     """Keys recorded as created whose one-time secret never reached anyone (a create that
     timed out after sending, found afterwards): the key pages flag them for rotation."""

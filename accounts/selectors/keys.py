@@ -16,6 +16,7 @@ from enum import StrEnum
 from django.utils import timezone
 
 from accounts.selectors.audit import audit_key_ids_with_lost_secret
+from accounts.selectors.rotation import OpenRotationKeys, rotation_open_keys
 from accounts.venice import APIKey, APIKeyType, VeniceClient, get_client
 
 EXPIRING_WITHIN = timedelta(days=14)
@@ -58,6 +59,9 @@ class KeyFlags:
     unused: bool = False
     unlimited: bool = False
     secret_lost: bool = False
+    # In an open rotation: the key being replaced, or its replacement (both keep one name).
+    retiring: bool = False
+    replacement: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,13 @@ class KeyListing:
     query: KeyQuery
 
 
-def api_key_flags(key: APIKey, *, now: datetime, secret_lost: bool = False) -> KeyFlags:
+def api_key_flags(
+    key: APIKey,
+    *,
+    now: datetime,
+    secret_lost: bool = False,
+    rotating: OpenRotationKeys | None = None,
+) -> KeyFlags:
     expires_at = key.expires_at
     expired = expires_at is not None and expires_at <= now
     # A key created last week and never used is new, not unused: count from its creation.
@@ -87,6 +97,8 @@ def api_key_flags(key: APIKey, *, now: datetime, secret_lost: bool = False) -> K
         unused=seen is None or seen <= now - UNUSED_FOR,
         unlimited=key.consumption_limits.is_unlimited,
         secret_lost=secret_lost,
+        retiring=rotating is not None and key.id in rotating.old_key_ids,
+        replacement=rotating is not None and key.id in rotating.new_key_ids,
     )
 
 
@@ -135,10 +147,16 @@ def api_key_rows(
     query: KeyQuery,
     now: datetime,
     secret_lost_ids: frozenset[str] | set[str] = frozenset(),
+    rotating: OpenRotationKeys | None = None,
 ) -> list[KeyRow]:
     """Flag, filter and sort keys (no I/O)."""
     rows = [
-        KeyRow(key=key, flags=api_key_flags(key, now=now, secret_lost=key.id in secret_lost_ids))
+        KeyRow(
+            key=key,
+            flags=api_key_flags(
+                key, now=now, secret_lost=key.id in secret_lost_ids, rotating=rotating
+            ),
+        )
         for key in keys
     ]
     rows = [row for row in rows if _matches(row, query)]
@@ -161,6 +179,7 @@ def api_key_list(
         now=now or timezone.now(),
         # One query for the whole list (by the audit table's key index), never one per row.
         secret_lost_ids=audit_key_ids_with_lost_secret([key.id for key in keys]) if keys else set(),
+        rotating=rotation_open_keys(),
     )
     return KeyListing(rows=rows, total=len(keys), query=query)
 

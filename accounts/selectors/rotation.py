@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Q
 
 from accounts.models import Rotation
@@ -18,6 +20,27 @@ def rotations_open_by_key() -> dict[str, Rotation]:
         rotation.old_key_id: rotation
         for rotation in Rotation.objects.filter(state__in=Rotation.OPEN_STATES)
     }
+
+
+@dataclass(frozen=True)
+class OpenRotationKeys:
+    """The keys open rotations are replacing, and their replacements."""
+
+    old_key_ids: frozenset[str]
+    new_key_ids: frozenset[str]
+
+
+def rotation_open_keys() -> OpenRotationKeys:
+    """Both keys of every open rotation (one query, for the key list)."""
+    pairs = list(
+        Rotation.objects.filter(state__in=Rotation.OPEN_STATES).values_list(
+            "old_key_id", "new_key_id"
+        )
+    )
+    return OpenRotationKeys(
+        old_key_ids=frozenset(old for old, _ in pairs),
+        new_key_ids=frozenset(new for _, new in pairs if new),
+    )
 
 
 def rotations_for_key(*, key_id: str, limit: int = 20) -> list[Rotation]:

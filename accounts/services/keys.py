@@ -17,8 +17,9 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import AuditAction, AuditEvent
+from accounts.models import AuditAction
 from accounts.roles import Ability
+from accounts.selectors.audit import audit_unrecorded_keys
 from accounts.services.audit import SECRET_LOST, AuditContext, audited
 from accounts.venice import (
     UNSET,
@@ -204,7 +205,7 @@ def _find_created_key(
         and key.created_at is not None
         and earliest <= key.created_at <= latest
     ]
-    candidates = _not_yet_recorded(candidates)
+    candidates = audit_unrecorded_keys(candidates)
     if not candidates:
         record.add_details(looked_up=True, found=False)
         raise error
@@ -214,16 +215,6 @@ def _find_created_key(
     if len(candidates) > 1:
         record.add_details(candidates=[key.id for key in candidates])
     return candidates[0]
-
-
-def _not_yet_recorded(keys: list[APIKey]) -> list[APIKey]:
-    """Keys no audit record names yet (as another create, or a rotation's replacement)."""
-    known = set(
-        AuditEvent.objects.filter(key_id__in=[key.id for key in keys]).values_list(
-            "key_id", flat=True
-        )
-    )
-    return [key for key in keys if key.id not in known]
 
 
 def _changes(key: APIKey, patch: dict) -> dict:

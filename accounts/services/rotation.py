@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome, Rotation
+from accounts.selectors.audit import audit_unrecorded_keys
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
 from accounts.services.keys import may_manage_key_type
 from accounts.venice import UNSET, APIKey, APIKeyType, NotFoundError, VeniceError, get_client
@@ -84,11 +85,11 @@ GRACE_CUSTOM_IN_PAST = "The end of the grace period must be in the future."
 NEW_EXPIRY_IN_PAST = "The new key's expiry must be in the future."
 GRACE_UNKNOWN = "Unknown grace period {value!r}: use now, 1h, 24h, 7d or a duration like 90m."
 
-DESCRIPTION_MAX = 64  # Venice's limit
 # How long a step may hold a rotation; far above the client's timeouts and retries.
 LEASE = timedelta(minutes=5)
-# A replacement whose creation timed out is looked for among keys created this long before
-# the request at the earliest (clock skew between the portal and Venice).
+# A replacement whose creation timed out is looked for among keys created around the request:
+# this long before it at the earliest, and this long after the client stopped waiting at the
+# latest (clock skew between the portal and Venice).
 CLOCK_SKEW = timedelta(minutes=5)
 
 GRACE_PERIODS = {
@@ -98,7 +99,6 @@ GRACE_PERIODS = {
     Grace.WEEK: timedelta(days=7),
 }
 
-_SUFFIX = re.compile(r"\s*\(rotation (\d+|…)\)$")
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -131,16 +131,6 @@ class RotationOutcome:
 
 
 # --- Helpers other layers use ---------------------------------------------------------------
-
-
-def replacement_description(description: str, rotation_id: int | str) -> str:
-    """The old description with a rotation suffix, within Venice's 64 characters. The suffix
-    names the rotation (so a replacement is found again upstream) and is never cut: the
-    description is. A suffix from an earlier rotation is replaced, not stacked."""
-    suffix = f" (rotation {rotation_id})"
-    base = _SUFFIX.sub("", description or "").rstrip()
-    base = base[: DESCRIPTION_MAX - len(suffix)].rstrip()
-    return f"{base}{suffix}".strip()
 
 
 def parse_duration(value: str) -> timedelta:
@@ -477,7 +467,9 @@ def _create_replacement(
     if rotation.replacement_requested_at:
         # An earlier attempt asked Venice for the replacement and never heard back.
         orphans = _delete_orphans(client, rotation, context=context)
-    description = replacement_description(rotation.old_description, rotation.pk)
+    # The replacement keeps the old key's name: it is the same key to the people who use it,
+    # and spend by key stays under one name across rotations.
+    description = rotation.old_description
     _save(rotation, new_description=description, replacement_requested_at=timezone.now())
     with audited(
         context,
@@ -616,20 +608,25 @@ def _delete_orphans(
 ) -> list[str]:
     """Delete keys this rotation asked for but never heard about (their secret is lost).
 
-    They are recognised by the rotation's own description (it names the rotation) and a
-    creation time no earlier than the request, give or take clock skew.
+    Such a key has the replacement's description and type, was created within the time the
+    request could have taken effect (give or take clock skew), and no audit record names it
+    (a key the portal created or recorded is somebody's, never an orphan). The list is read
+    past the cache: a create that finished late at Venice must not be missed.
     """
-    if not rotation.new_description:
+    if not rotation.new_description or not rotation.replacement_requested_at:
         return []
     earliest = rotation.replacement_requested_at - CLOCK_SKEW
-    orphans = [
+    latest = rotation.replacement_requested_at + _request_window()
+    candidates = [
         key
-        for key in client.api_keys.list()
+        for key in client.api_keys.list(fresh=True)
         if key.id != rotation.old_key_id
         and key.description == rotation.new_description
         and key.api_key_type == rotation.old_key_type
-        and (key.created_at is None or key.created_at >= earliest)
+        and key.created_at is not None
+        and earliest <= key.created_at <= latest
     ]
+    orphans = audit_unrecorded_keys(candidates)
     deleted = []
     for key in orphans:
         if context is None:
@@ -649,6 +646,13 @@ def _delete_orphans(
                 _delete_quietly(client, key.id)
         deleted.append(key.id)
     return deleted
+
+
+def _request_window() -> timedelta:
+    """How long after it was sent a create may still have taken effect at Venice."""
+    return timedelta(seconds=settings.VENICE_CONNECT_TIMEOUT + settings.VENICE_READ_TIMEOUT) + (
+        CLOCK_SKEW
+    )
 
 
 # --- Bookkeeping -----------------------------------------------------------------------------

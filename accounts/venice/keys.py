@@ -59,9 +59,10 @@ class APIKeysAPI:
         return f"<APIKeysAPI {self._transport.base_url}>"
 
     @raises_in(APIKeyError)
-    def list(self) -> list[APIKey]:
-        """Every active key (cached for VENICE_CACHE_TTL seconds)."""
-        return self._transport.get("/api_keys", parsing.parse_key_list)
+    def list(self, *, fresh: bool = False) -> list[APIKey]:
+        """Every active key (cached for VENICE_CACHE_TTL seconds). `fresh` skips the cache:
+        for a decision on whether a key exists, which a cached list may predate."""
+        return self._transport.get("/api_keys", parsing.parse_key_list, cache=not fresh)
 
     @raises_in(APIKeyError)
     def get(self, key_id: str, *, fresh: bool = False) -> APIKey | None:

@@ -30,7 +30,6 @@ from accounts.services.rotation import (
     RotationRefused,
     is_portal_key,
     may_rotate,
-    replacement_description,
     rotation_abort,
     rotation_resume,
     rotation_start,
@@ -75,7 +74,6 @@ def key_rotate(request, key_id: str):
         "form": form,
         "error": error,
         "open_rotation": rotation_open_for(key_id=key.id),
-        "new_description": replacement_description(key.description, "…"),
         "portal_key": is_portal_key(key),
     }
     return render(request, "keys/rotate.html", context)
@@ -159,7 +157,9 @@ def _result_page(request, outcome: RotationOutcome):
         "rotation": rotation,
         "secret": outcome.secret,
         "error": outcome.error,
-        "key_url": _key_page(rotation),
+        # The new key is the one to look at next; the old key's page only while it is all
+        # there is (no replacement yet).
+        "key_url": _new_key_page(rotation),
         "abort_form": RotationAbortForm(has_replacement=rotation.has_replacement),
     }
     return render(request, "keys/rotated.html", context)
@@ -175,6 +175,12 @@ def _rotation(key_id: str, rotation_id: int) -> Rotation:
 def _key_page(rotation: Rotation) -> str:
     """The page to land on: the new key once the old one is gone, else the old key."""
     if rotation.old_key_deleted and rotation.has_replacement:
+        return reverse("keys:detail", args=[rotation.new_key_id])
+    return reverse("keys:detail", args=[rotation.old_key_id])
+
+
+def _new_key_page(rotation: Rotation) -> str:
+    if rotation.replacement_exists:
         return reverse("keys:detail", args=[rotation.new_key_id])
     return reverse("keys:detail", args=[rotation.old_key_id])
 

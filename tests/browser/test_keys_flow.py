@@ -91,7 +91,8 @@ def test_rotating_with_a_24_hour_grace_leaves_both_keys_working(login_as, sandbo
 
     rows = page.get_by_role("table").get_by_role("row")
     expect(rows.filter(has_text="Payments API")).to_have_count(2)
-    expect(rows.filter(has_text=f"…{secret[-6:]}")).to_contain_text("(rotation ")
+    expect(rows.filter(has_text=f"…{secret[-6:]}")).to_contain_text("new, from a rotation")
+    expect(rows.filter(has_text=f"…{old.last6}")).to_contain_text("being rotated out")
     expect(rows.filter(has_text=f"…{old.last6}")).to_contain_text("expires soon")
     assert secret not in page.content()
 
