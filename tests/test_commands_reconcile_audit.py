@@ -134,3 +134,13 @@ def test_resolved_records_join_the_chain(sandbox):
     report = audit_chain_verify()
     assert report.intact
     assert (report.count, report.pending) == (2, 0)
+
+
+def test_reconcile_reads_venices_key_list_past_the_cache(sandbox, sandbox_session, sandbox_url):
+    get_client().api_keys.list()  # cached, without the key the crashed create made
+    made = sandbox_session.post(
+        sandbox_url("/api_keys"), json={"apiKeyType": "INFERENCE", "description": "Late one"}
+    ).json()["data"]
+    event = stale(action=AuditAction.KEY_CREATED, key_id="", key_description="Late one")
+    assert "1 succeeded" in reconcile()
+    assert refreshed(event).key_id == made["id"]

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Rotation
-from accounts.services.rotation import rotation_start
+from accounts.services.rotation import rotation_resume, rotation_start
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +84,35 @@ def test_the_replacement_keeps_the_old_keys_description(manager_context, shared_
 
     again = rotation_start(context=manager_context, key_id=new.id, grace="now")
     assert shared_venice.api_keys.get(again.rotation.new_key_id).description == "Old prototype"
+
+
+# --- 6. whether a key exists is asked of Venice, not of the cache -------------------------------
+
+
+def test_resume_finds_a_replacement_that_venice_created_late_although_the_list_is_cached(
+    manager_context, inference_key, shared_venice, sandbox, sandbox_session, sandbox_url
+):
+    # The create fails without an answer that rules it out (a 504 from a proxy)...
+    sandbox.faults.inject("/api_keys", "POST", status=504, times=1)
+    rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
+    assert rotation.state == State.FAILED and rotation.replacement_requested_at
+    # ...someone opens the key list (now cached without the new key)...
+    shared_venice.api_keys.list()
+    # ...and Venice finishes the create a moment later.
+    late = sandbox_session.post(
+        sandbox_url("/api_keys"),
+        json={"apiKeyType": "INFERENCE", "description": rotation.new_description},
+    ).json()["data"]
+
+    resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk)
+
+    assert resumed.ok and resumed.secret
+    alive = [
+        key_id
+        for key_id in sandbox.key_ids(include_expired=False)
+        if sandbox.find_key(key_id).description == rotation.new_description
+    ]
+    assert sorted(alive) == sorted([inference_key.id, resumed.rotation.new_key_id])
+    assert late["id"] not in alive
+    deleted = AuditEvent.objects.get(action="key.deleted", key_id=late["id"])
+    assert deleted.details["secret_lost"] is True

@@ -400,7 +400,7 @@ def audit_reconcile(*, older_than: timedelta, now: datetime | None = None) -> Re
     result = ReconcileResult(checked=len(pending))
     if not pending:
         return result
-    upstream = {key.id: key for key in get_client().api_keys.list()}
+    upstream = {key.id: key for key in get_client().api_keys.list(fresh=True)}
     # Keys some record already accounts for cannot be another create's key.
     claimed = set(
         AuditEvent.objects.filter(key_id__in=list(upstream), action__in=CREATE_ACTIONS)

@@ -188,7 +188,7 @@ def _find_created_key(
 ) -> APIKey:
     """The key a timed-out create made, from the upstream list; re-raises `error` if none."""
     try:
-        keys = client.api_keys.list()
+        keys = client.api_keys.list(fresh=True)
     except VeniceError as lookup_error:
         # Neither answer is known: the record stays pending, and reconcile_audit resolves it
         # against the key list later. Nothing is silently orphaned.

@@ -219,7 +219,8 @@ def rotation_start(
     """
     now = now or timezone.now()
     client = get_client()
-    old = client.api_keys.get(key_id)
+    # Past the cache: the settings copied must be the key's own, as of now.
+    old = client.api_keys.get(key_id, fresh=True)
     if old is None:
         raise RotationError(ROTATION_KEY_NOT_FOUND)
     _check_may_rotate(context.user, old.api_key_type)
@@ -454,7 +455,7 @@ def _run(
 
 
 def _fetch_old(client, rotation: Rotation) -> APIKey:
-    old = client.api_keys.get(rotation.old_key_id)
+    old = client.api_keys.get(rotation.old_key_id, fresh=True)
     if old is None:
         raise NotFoundError(ROTATION_OLD_KEY_GONE, status=404)
     return old
