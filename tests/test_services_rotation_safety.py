@@ -14,7 +14,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Rotation
+from accounts.selectors.audit import audit_key_ids_with_lost_secret
+from accounts.services.audit import SECRET_LOST, audit_reconcile
 from accounts.services.rotation import rotation_resume, rotation_start
+from tests.fixtures.audit import WorkerKilled
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +119,34 @@ def test_resume_finds_a_replacement_that_venice_created_late_although_the_list_i
     assert late["id"] not in alive
     deleted = AuditEvent.objects.get(action="key.deleted", key_id=late["id"])
     assert deleted.details["secret_lost"] is True
+
+
+# --- 5. a crash during the replacement's create ------------------------------------------------
+
+
+def test_reconcile_after_a_crash_mid_create_flags_the_replacement_not_the_working_old_key(
+    manager_context, inference_key, sandbox, database_fails
+):
+    posts = len(sandbox.received)
+
+    def after_venice_created_it(sql, params):
+        return len([r for r in sandbox.received[posts:] if r.method == "POST"]) > 0
+
+    with pytest.raises(WorkerKilled), database_fails(after_venice_created_it, error=WorkerKilled()):
+        rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
+    (made,) = [
+        key_id
+        for key_id in sandbox.key_ids()
+        if key_id != inference_key.id and sandbox.find_key(key_id).description == "Billing worker"
+    ]
+    pending = AuditEvent.objects.get(outcome="pending")
+    assert pending.action == "key.rotation.replacement_created"
+    assert pending.key_id != inference_key.id  # it never named the key it did not create
+
+    audit_reconcile(older_than=timedelta(0))
+
+    pending.refresh_from_db()
+    assert (pending.outcome, pending.key_id) == ("succeeded", made)
+    assert pending.details[SECRET_LOST] is True
+    assert audit_key_ids_with_lost_secret() == {made}
+    _assert_chain_intact()

@@ -365,12 +365,19 @@ def _resolve_create(event: AuditEvent, upstream: dict, claimed: set[str]):
         if key is None:
             return AuditOutcome.SUCCEEDED, RECONCILE_CREATED_GONE, None
         return AuditOutcome.SUCCEEDED, RECONCILE_CREATED_FOUND, key
+    # What the create would have produced: a key of that description (and type, where the
+    # record says), created around the attempt, that no other record accounts for, and not
+    # the key a rotation was replacing.
     earliest, latest = event.time - RECONCILE_WINDOW, event.time + RECONCILE_WINDOW
+    details = event.details or {}
+    key_type = details.get("key_type") or (details.get("settings") or {}).get("api_key_type")
     candidates = [
         key
         for key in upstream.values()
         if key.id not in claimed
+        and key.id != details.get("old_key_id")
         and key.description == event.key_description
+        and (not key_type or key.api_key_type == key_type)
         and key.created_at is not None
         and earliest <= key.created_at <= latest
     ]

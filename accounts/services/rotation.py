@@ -472,12 +472,13 @@ def _create_replacement(
     # and spend by key stays under one name across rotations.
     description = rotation.old_description
     _save(rotation, new_description=description, replacement_requested_at=timezone.now())
+    # The record names no key until Venice says which one it made: a crash before that
+    # leaves reconcile_audit the description, type and time to find the replacement by,
+    # and never the old key's id (which would flag the working old key's secret as lost).
     with audited(
         context,
         action=ACTION_REPLACEMENT_CREATED,
-        key_id=rotation.old_key_id,
-        description=rotation.old_description,
-        last6=rotation.old_last6,
+        description=description,
         details={
             "rotation": rotation.pk,
             "old_key_id": rotation.old_key_id,
