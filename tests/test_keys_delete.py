@@ -107,3 +107,19 @@ def test_finance_may_not_delete_a_key(client, finance_user, sandbox, inference_k
 def test_delete_is_get_or_post_only(client, admin_user, inference_key_id):
     client.force_login(admin_user)
     assert client.put(_url(inference_key_id)).status_code == 405
+
+
+def test_the_delete_page_of_a_rotations_replacement_says_to_abort_instead(
+    client, key_manager, manager_context, inference_key, shared_venice
+):
+    from accounts.services.rotation import rotation_start
+
+    rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
+    client.force_login(key_manager)
+    url = _url(rotation.new_key_id)
+    assert "This key is the replacement in an open rotation" in client.get(url).content.decode()
+
+    response = client.post(url)
+    assert response.status_code == 200
+    assert "Abort that rotation on the old key" in response.content.decode()
+    assert shared_venice.api_keys.get(rotation.new_key_id, fresh=True) is not None

@@ -16,7 +16,16 @@ from django.utils import timezone
 from accounts.models import AuditEvent, Rotation
 from accounts.selectors.audit import audit_key_ids_with_lost_secret
 from accounts.services.audit import SECRET_LOST, audit_reconcile
-from accounts.services.rotation import rotation_resume, rotation_start
+from accounts.services.keys import KEY_IS_A_RUNNING_REPLACEMENT, KeyChangeRefused, api_key_delete
+from accounts.services.rotation import (
+    ROTATION_ABORT_OLD_KEY_GONE,
+    ROTATION_REPLACEMENT_GONE,
+    RotationError,
+    rotation_abort,
+    rotation_finish_due,
+    rotation_resume,
+    rotation_start,
+)
 from tests.fixtures.audit import WorkerKilled
 
 pytestmark = pytest.mark.django_db
@@ -149,4 +158,58 @@ def test_reconcile_after_a_crash_mid_create_flags_the_replacement_not_the_workin
     assert (pending.outcome, pending.key_id) == ("succeeded", made)
     assert pending.details[SECRET_LOST] is True
     assert audit_key_ids_with_lost_secret() == {made}
+    _assert_chain_intact()
+
+
+# --- 2. never delete one key of a rotation unless the other is alive ----------------------------
+
+
+def test_the_replacement_of_an_open_rotation_cannot_be_deleted_on_its_own(
+    manager_context, inference_key, shared_venice
+):
+    rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
+    replacement = shared_venice.api_keys.get(rotation.new_key_id, fresh=True)
+    with pytest.raises(KeyChangeRefused) as refused:
+        api_key_delete(context=manager_context, key=replacement)
+    assert refused.value.message == KEY_IS_A_RUNNING_REPLACEMENT.format(
+        rotation=rotation.pk, old_last6=rotation.old_last6
+    )
+    assert shared_venice.api_keys.get(rotation.new_key_id, fresh=True) is not None
+
+
+def test_rotation_never_deletes_the_old_key_when_the_replacement_is_gone(
+    manager_context, admin_context, inference_key, sandbox, sandbox_session, sandbox_url
+):
+    rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
+    # Someone deletes the replacement outside the portal during the grace period.
+    sandbox_session.delete(sandbox_url("/api_keys"), params={"id": rotation.new_key_id})
+
+    (outcome,) = rotation_finish_due(context=admin_context, now=rotation.retire_at)
+
+    assert not outcome.ok
+    rotation.refresh_from_db()
+    assert (rotation.state, rotation.failed_step) == (State.FAILED, State.GRACE)
+    assert sandbox.find_key(inference_key.id) is not None  # left alive
+    record = AuditEvent.objects.get(action="key.rotation.old_key_deleted")
+    assert record.outcome == "failed"
+    assert ROTATION_REPLACEMENT_GONE in record.error
+    assert ROTATION_REPLACEMENT_GONE in rotation.last_error
+    _assert_chain_intact()
+
+
+def test_abort_never_deletes_the_replacement_when_the_old_key_is_gone(
+    manager_context, inference_key, sandbox, sandbox_session, sandbox_url
+):
+    rotation = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h").rotation
+    sandbox_session.delete(sandbox_url("/api_keys"), params={"id": inference_key.id})
+
+    with pytest.raises(RotationError) as refused:
+        rotation_abort(context=manager_context, rotation_id=rotation.pk, delete_replacement=True)
+
+    assert refused.value.message == ROTATION_ABORT_OLD_KEY_GONE
+    assert sandbox.find_key(rotation.new_key_id) is not None
+    rotation.refresh_from_db()
+    assert rotation.state == State.GRACE and rotation.last_error == ROTATION_ABORT_OLD_KEY_GONE
+    record = AuditEvent.objects.get(action="key.rotation.aborted")
+    assert record.outcome == "failed" and ROTATION_ABORT_OLD_KEY_GONE in record.error
     _assert_chain_intact()

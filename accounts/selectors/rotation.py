@@ -14,6 +14,13 @@ def rotation_open_for(*, key_id: str) -> Rotation | None:
     return Rotation.objects.filter(old_key_id=key_id, state__in=Rotation.OPEN_STATES).first()
 
 
+def rotation_open_with_replacement(*, key_id: str) -> Rotation | None:
+    """The open rotation whose replacement is this key (and not yet deleted), if any."""
+    return Rotation.objects.filter(
+        new_key_id=key_id, state__in=Rotation.OPEN_STATES, replacement_deleted_at__isnull=True
+    ).first()
+
+
 def rotations_open_by_key() -> dict[str, Rotation]:
     """Every open rotation, by the id of the key it retires (one query, for the dashboard)."""
     return {

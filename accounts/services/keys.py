@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.models import AuditAction
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_unrecorded_keys
+from accounts.selectors.rotation import rotation_open_with_replacement
 from accounts.services.audit import SECRET_LOST, AuditContext, audited
 from accounts.venice import (
     UNSET,
@@ -45,6 +46,23 @@ CREATE_OUTCOME_UNKNOWN = (
     "The create timed out after it was sent, and the key list could not be read to find out "
     "whether Venice created the key; reconcile_audit will."
 )
+
+KEY_IS_A_RUNNING_REPLACEMENT = (
+    "This key is the replacement in rotation {rotation} of the key …{old_last6}, which is "
+    "still open: deleting it on its own could leave no working key. Abort that rotation on "
+    "the old key's page instead, choosing to delete the replacement; the old key then keeps "
+    "working."
+)
+
+
+class KeyChangeRefused(Exception):
+    """A change the portal will not make to this key as things stand; `message` says why and
+    what to do instead. Raised before anything is recorded or sent."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
 
 # A create that timed out after sending is looked up by description, type and creation time;
 # a key created this long before the attempt (clock skew) or after it still counts.
@@ -148,8 +166,15 @@ def api_key_delete(
     client: VeniceClient | None = None,
 ) -> None:
     """Delete `key` upstream. Venice having no such key is a failure (NotFoundError), recorded
-    and raised: the portal did not delete it."""
+    and raised: the portal did not delete it. The replacement of an open rotation is refused
+    (`KeyChangeRefused`): its old key may be about to stop, and aborting the rotation is
+    the way to remove it."""
     _check_may_manage(context, key.api_key_type)
+    rotation = rotation_open_with_replacement(key_id=key.id)
+    if rotation is not None:
+        raise KeyChangeRefused(
+            KEY_IS_A_RUNNING_REPLACEMENT.format(rotation=rotation.pk, old_last6=rotation.old_last6)
+        )
     with audited(context, action=AuditAction.KEY_DELETED, key=key):
         if not (client or get_client()).api_keys.delete(key.id):
             raise NotFoundError(KEY_ALREADY_GONE, status=404)

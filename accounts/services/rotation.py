@@ -80,6 +80,14 @@ ROTATION_OLD_KEY_GONE = (
     "The old key no longer exists in Venice, so its settings cannot be copied to a "
     "replacement. Abort this rotation."
 )
+ROTATION_REPLACEMENT_GONE = (
+    "The replacement key is gone from Venice, so the portal did not delete the old key: "
+    "it will not leave the account without either. Abort this rotation and rotate again."
+)
+ROTATION_ABORT_OLD_KEY_GONE = (
+    "The old key is gone from Venice, so the replacement is the only key left: the portal "
+    "kept it. Abort keeping the replacement, or resume the rotation."
+)
 GRACE_CUSTOM_REQUIRED = "Choose when the grace period ends."
 GRACE_CUSTOM_IN_PAST = "The end of the grace period must be in the future."
 NEW_EXPIRY_IN_PAST = "The new key's expiry must be in the future."
@@ -307,6 +315,10 @@ def rotation_abort(
                 "new_key_id": rotation.new_key_id,
             },
         ) as record:
+            if delete_replacement and rotation.replacement_exists:
+                # Never delete one key of the pair without seeing, at Venice, the other alive.
+                if client.api_keys.get(rotation.old_key_id, fresh=True) is None:
+                    raise RotationError(ROTATION_ABORT_OLD_KEY_GONE)
             if _may_restore_expiry(rotation, now):
                 try:
                     client.api_keys.update(rotation.old_key_id, expires_at=rotation.old_expires_at)
@@ -324,6 +336,9 @@ def rotation_abort(
             _save(rotation, state=State.ABORTED, finished_at=timezone.now(), lease_until=None)
     except VeniceError as error:
         _save(rotation, last_error=error.user_message, lease_until=None)
+        raise
+    except RotationError as refused:
+        _save(rotation, last_error=refused.message, lease_until=None)
         raise
     return rotation
 
@@ -532,6 +547,8 @@ def _retire_old(rotation: Rotation, context: AuditContext, *, client, now: datet
             "new_key_id": rotation.new_key_id,
         },
     ):
+        # Setting the expiry is deleting it later: only with the replacement seen alive.
+        _require_alive(client, rotation.new_key_id, ROTATION_REPLACEMENT_GONE)
         # Venice itself stops the old key at the end of the grace period; the delete that
         # follows (finish_rotations) only tidies up.
         client.api_keys.update(rotation.old_key_id, expires_at=rotation.retire_at)
@@ -547,6 +564,7 @@ def _delete_old(rotation: Rotation, context: AuditContext, *, client, now: datet
         last6=rotation.old_last6,
         details={"rotation": rotation.pk, "new_key_id": rotation.new_key_id},
     ) as record:
+        _require_alive(client, rotation.new_key_id, ROTATION_REPLACEMENT_GONE)
         if not _delete_quietly(client, rotation.old_key_id):
             record.add_details(already_gone=True)
     _save(rotation, old_key_deleted_at=timezone.now())
@@ -743,6 +761,12 @@ def _save(rotation: Rotation, **fields) -> None:
     for name, value in fields.items():
         setattr(rotation, name, value)
     rotation.save(update_fields=[*fields, "updated_at"])
+
+
+def _require_alive(client, key_id: str, message: str) -> None:
+    """Raise NotFoundError(message) unless Venice, asked past the cache, has this key."""
+    if client.api_keys.get(key_id, fresh=True) is None:
+        raise NotFoundError(message, status=404)
 
 
 def _delete_quietly(client, key_id: str) -> bool:

@@ -32,10 +32,16 @@ from accounts.selectors.keys import (
     api_key_list,
     api_key_usage_meters,
 )
-from accounts.selectors.rotation import rotation_open_for, rotation_retired, rotations_for_key
+from accounts.selectors.rotation import (
+    rotation_open_for,
+    rotation_open_with_replacement,
+    rotation_retired,
+    rotations_for_key,
+)
 from accounts.services.audit import audit_context_from_request
 from accounts.services.keys import (
     ADMIN_KEYS_REFUSED,
+    KeyChangeRefused,
     api_key_create,
     api_key_delete,
     api_key_update,
@@ -260,6 +266,8 @@ def key_delete(request, key_id: str):
     if request.method == "POST" and form.is_valid():
         try:
             api_key_delete(context=audit_context_from_request(request), key=key)
+        except KeyChangeRefused as refused:
+            form.add_error(None, refused.message)
         except VeniceError as exc:
             error = exc
         else:
@@ -268,8 +276,14 @@ def key_delete(request, key_id: str):
             )
             return _redirect(request, reverse("keys:list"))
 
+    context = {
+        "form": form,
+        "key": key,
+        "error": error,
+        "replaced_in": rotation_open_with_replacement(key_id=key.id),
+    }
     template = "keys/delete.html#form" if _fragment(request) else "keys/delete.html"
-    return render(request, template, {"form": form, "key": key, "error": error})
+    return render(request, template, context)
 
 
 def _key_to_manage(request, key_id: str):
