@@ -476,6 +476,8 @@ class Rotation(models.Model):
     grace = models.CharField(max_length=8, choices=Grace.choices)
     # When the old key is deleted; its expiresAt is set to this for a grace period.
     retire_at = models.DateTimeField(null=True, blank=True)
+    # How long the grace period was to be, so a late resume can still give all of it.
+    grace_period = models.DurationField(null=True, blank=True)
 
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -150,3 +150,20 @@ def test_the_new_key_keeps_the_old_keys_lifetime_unless_expires_at_says_never(
     second = Rotation.objects.exclude(pk=first.pk).get()
     assert second.new_expires_at is None
     assert shared_venice.api_keys.get(second.new_key_id, fresh=True).expires_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_after_the_create_still_leaves_the_secret_in_its_file(
+    key_manager, inference_key, tmp_path, authenticates, database_fails
+):
+    path = tmp_path / "new.key"
+
+    def the_next_steps_record(sql, params):
+        return sql.startswith('INSERT INTO "accounts_auditevent"') and (
+            "key.rotation.old_key_scheduled" in params
+        )
+
+    with pytest.raises(CommandError, match="database"), database_fails(the_next_steps_record):
+        _run(inference_key.id, "--grace", "1h", "--actor", "kim", "--secret-to", str(path))
+    assert authenticates(path.read_text().strip())
+    assert authenticates(inference_key.secret)

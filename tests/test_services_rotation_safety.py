@@ -19,6 +19,7 @@ from accounts.services.audit import SECRET_LOST, audit_reconcile
 from accounts.services.keys import KEY_IS_A_RUNNING_REPLACEMENT, KeyChangeRefused, api_key_delete
 from accounts.services.rotation import (
     ROTATION_ABORT_OLD_KEY_GONE,
+    ROTATION_PORTAL_KEY_STILL_USED,
     ROTATION_REPLACEMENT_GONE,
     RotationError,
     rotation_abort,
@@ -133,6 +134,7 @@ def test_resume_finds_a_replacement_that_venice_created_late_although_the_list_i
 # --- 5. a crash during the replacement's create ------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
 def test_reconcile_after_a_crash_mid_create_flags_the_replacement_not_the_working_old_key(
     manager_context, inference_key, sandbox, database_fails
 ):
@@ -213,3 +215,131 @@ def test_abort_never_deletes_the_replacement_when_the_old_key_is_gone(
     record = AuditEvent.objects.get(action="key.rotation.aborted")
     assert record.outcome == "failed" and ROTATION_ABORT_OLD_KEY_GONE in record.error
     _assert_chain_intact()
+
+
+# --- 3. a late resume gives the grace period it promised; the portal's own key stays ------------
+
+
+def test_resuming_after_the_planned_end_plans_the_grace_period_again_from_now(
+    manager_context, inference_key, shared_venice, sandbox, authenticates
+):
+    fault = sandbox.faults.inject("/api_keys", "PATCH", status=500)
+    started = timezone.now()
+    rotation = rotation_start(
+        context=manager_context, key_id=inference_key.id, grace="1h", now=started
+    ).rotation
+    assert (rotation.state, rotation.failed_step) == (State.FAILED, State.REPLACEMENT_CREATED)
+    sandbox.faults.remove(fault)
+
+    later = started + timedelta(hours=2)
+    resumed = rotation_resume(context=manager_context, rotation_id=rotation.pk, now=later)
+
+    assert resumed.ok and resumed.rotation.state == State.GRACE
+    assert resumed.rotation.retire_at == (later + timedelta(hours=1)).replace(microsecond=0)
+    assert authenticates(inference_key.secret)  # not deleted: its grace starts now
+    old = shared_venice.api_keys.get(inference_key.id, fresh=True)
+    assert old.expires_at == resumed.rotation.retire_at
+    scheduled = AuditEvent.objects.filter(action="key.rotation.old_key_scheduled").latest("id")
+    assert scheduled.outcome == "succeeded"
+    assert scheduled.details["replanned_from"] == rotation.retire_at.isoformat()
+    _assert_chain_intact()
+
+
+def _portal_key(shared_venice, sandbox):
+    return next(k for k in shared_venice.api_keys.list() if k.last6 == sandbox.admin_key[-6:])
+
+
+def test_a_late_resume_of_the_portals_own_key_keeps_the_portal_working(
+    admin_context, shared_venice, sandbox
+):
+    portal_key = _portal_key(shared_venice, sandbox)
+    fault = sandbox.faults.inject("/api_keys", "PATCH", status=500)
+    started = timezone.now()
+    rotation = rotation_start(
+        context=admin_context, key_id=portal_key.id, grace="1h", now=started
+    ).rotation
+    sandbox.faults.remove(fault)
+
+    resumed = rotation_resume(
+        context=admin_context, rotation_id=rotation.pk, now=started + timedelta(hours=2)
+    )
+
+    assert resumed.rotation.state == State.GRACE
+    assert sandbox.find_key(portal_key.id) is not None
+    assert shared_venice.api_keys.list(fresh=True)  # the portal still gets in
+
+
+def test_the_portals_own_key_is_never_deleted_while_the_portal_still_uses_it(
+    admin_context, shared_venice, sandbox
+):
+    portal_key = _portal_key(shared_venice, sandbox)
+    rotation = rotation_start(context=admin_context, key_id=portal_key.id, grace="1h").rotation
+
+    (outcome,) = rotation_finish_due(context=admin_context, now=rotation.retire_at)
+
+    assert not outcome.ok
+    assert outcome.error.message == ROTATION_PORTAL_KEY_STILL_USED
+    rotation.refresh_from_db()
+    assert (rotation.state, rotation.failed_step) == (State.FAILED, State.GRACE)
+    assert sandbox.find_key(portal_key.id) is not None
+    assert not [r for r in sandbox.received if r.method == "DELETE"]
+    _assert_chain_intact()
+
+
+# --- 4. a failure after the replacement exists never loses its secret ---------------------------
+
+
+def _update_of_rotation_to(state):
+    return lambda sql, params: sql.startswith('UPDATE "accounts_rotation"') and state in params
+
+
+def _pending_record_of(action):
+    return lambda sql, params: (
+        sql.startswith('INSERT INTO "accounts_auditevent"') and (action in params)
+    )
+
+
+# The portal runs in autocommit, where a refused statement does not poison the next one:
+# these tests run outside a test-wide transaction to match.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(_update_of_rotation_to("replacement_created"), id="the-rotations-new-state"),
+        pytest.param(
+            _pending_record_of("key.rotation.old_key_scheduled"), id="the-next-steps-record"
+        ),
+    ],
+)
+def test_a_database_error_after_the_replacement_exists_hands_over_its_secret_first(
+    manager_context, inference_key, shared_venice, sandbox, authenticates, database_fails, refused
+):
+    with database_fails(refused, times=1) as failures:
+        outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
+
+    assert failures, "the database never refused anything"
+    assert outcome.secret and authenticates(outcome.secret)
+    assert not outcome.ok and "database" in outcome.error.user_message
+    assert not [r for r in sandbox.received if r.method in ("PATCH", "DELETE")]
+    assert authenticates(inference_key.secret)
+    rotation = Rotation.objects.get()
+    assert (rotation.state, rotation.failed_step) == (State.FAILED, State.REPLACEMENT_CREATED)
+    assert rotation.new_key_id == sandbox.find_key(outcome.secret).id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_stays_down_after_the_create_still_returns_the_secret(
+    manager_context, inference_key, sandbox, authenticates, database_fails
+):
+    posts = len(sandbox.received)
+
+    def after_the_create(sql, params):
+        return any(r.method == "POST" for r in sandbox.received[posts:])
+
+    with database_fails(after_the_create):
+        outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
+
+    assert outcome.secret and authenticates(outcome.secret)
+    assert not outcome.ok
+    assert authenticates(inference_key.secret)
+    assert not [r for r in sandbox.received if r.method in ("PATCH", "DELETE")]

@@ -21,6 +21,7 @@ The new key's secret travels only in the `RotationOutcome` a call returns; it is
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -37,6 +38,8 @@ from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audite
 from accounts.services.keys import may_manage_key_type
 from accounts.venice import UNSET, APIKey, APIKeyType, NotFoundError, VeniceError, get_client
 from accounts.venice.client import _Unset
+
+logger = logging.getLogger(__name__)
 
 State = Rotation.State
 Grace = Rotation.Grace
@@ -84,6 +87,14 @@ ROTATION_REPLACEMENT_GONE = (
     "The replacement key is gone from Venice, so the portal did not delete the old key: "
     "it will not leave the account without either. Abort this rotation and rotate again."
 )
+ROTATION_PORTAL_KEY_STILL_USED = (
+    "The portal itself still calls Venice with the old key, so it was not deleted: put the new "
+    "key in VENICE_API_KEY, restart the portal, then resume this rotation."
+)
+ROTATION_STEP_NOT_RECORDED = (
+    "The portal's database failed while recording this step ({kind}), so the rotation stopped "
+    "there. Resume it once the database answers again."
+)
 ROTATION_ABORT_OLD_KEY_GONE = (
     "The old key is gone from Venice, so the replacement is the only key left: the portal "
     "kept it. Abort keeping the replacement, or resume the rotation."
@@ -112,11 +123,18 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 class RotationError(Exception):
-    """A rotation refused before or instead of any upstream change; `message` says why."""
+    """A rotation refused, or a step the portal itself stopped; `message` says why. It reads
+    like a VeniceError where a step's failure is shown (`user_message`, `status`)."""
+
+    status = None
 
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+    @property
+    def user_message(self) -> str:
+        return self.message
 
 
 class RotationRefused(RotationError, PermissionDenied):
@@ -190,14 +208,18 @@ def may_rotate(user, key_type: str) -> bool:
 def is_portal_key(key: APIKey) -> bool:
     """Whether this is (by its last six characters) the ADMIN key the portal calls Venice with:
     retiring it locks the portal out until VENICE_API_KEY holds the replacement."""
-    if key.api_key_type != APIKeyType.ADMIN or not key.last6:
+    return _is_portal_key(key.api_key_type, key.last6)
+
+
+def _is_portal_key(key_type: str, last6: str) -> bool:
+    if key_type != APIKeyType.ADMIN or not last6:
         return False
     secret = settings.VENICE_API_KEY
     if not secret:
         from accounts.sandbox import get_sandbox
 
-        return get_sandbox().admin_key_last6 == key.last6
-    return secret[-6:] == key.last6
+        return get_sandbox().admin_key_last6 == last6
+    return secret[-6:] == last6
 
 
 # --- The use cases ---------------------------------------------------------------------------
@@ -240,7 +262,12 @@ def rotation_start(
     new_expires_at = _new_expiry(new_expires_at, now=now)
 
     rotation = _record_start(
-        context, old=old, grace=grace, retire_at=retire_at, new_expires_at=new_expires_at
+        context,
+        old=old,
+        grace=grace,
+        retire_at=retire_at,
+        new_expires_at=new_expires_at,
+        now=now,
     )
     return _run(rotation, context, client=client, old=old, now=now)
 
@@ -396,8 +423,9 @@ def _record_start(
     *,
     old: APIKey,
     grace: str,
-    retire_at: datetime | None,
+    retire_at: datetime,
     new_expires_at: datetime | None,
+    now: datetime,
 ) -> Rotation:
     with audited(
         context,
@@ -425,6 +453,7 @@ def _record_start(
                     new_expires_at=new_expires_at,
                     grace=grace,
                     retire_at=retire_at,
+                    grace_period=retire_at - now,
                     started_by=context.user if _is_saved_user(context.user) else None,
                     started_by_username=context.username,
                     lease_until=timezone.now() + LEASE,
@@ -445,7 +474,11 @@ def _run(
     old: APIKey | None,
     now: datetime,
 ) -> RotationOutcome:
-    """Advance a claimed rotation as far as it can go now, then release it."""
+    """Advance a claimed rotation as far as it can go now, then release it.
+
+    Whatever stops a step — Venice, a refusal, the portal's own database — ends here as a
+    failed rotation and an outcome, never as an exception: once the replacement exists, its
+    secret must reach the caller, and the old key is not touched after a failure."""
     secret = None
     step = rotation.state
     try:
@@ -453,7 +486,15 @@ def _run(
             step = rotation.state
             if step == State.STARTED:
                 old = old or _fetch_old(client, rotation)
-                secret = _create_replacement(rotation, context, client=client, old=old, now=now)
+                new = _create_replacement(rotation, context, client=client, old=old)
+                secret = new.secret
+                _save(
+                    rotation,
+                    state=State.REPLACEMENT_CREATED,
+                    new_key_id=new.id,
+                    new_last6=new.last6,
+                    replacement_created_at=timezone.now(),
+                )
             elif step == State.REPLACEMENT_CREATED:
                 _retire_old(rotation, context, client=client, now=now)
             elif step == State.GRACE and rotation.retire_at and rotation.retire_at <= now:
@@ -462,10 +503,24 @@ def _run(
                 _complete(rotation, context, now=now)
             else:
                 break
-    except VeniceError as error:
-        _fail(rotation, context, step=step, error=error)
-        return RotationOutcome(rotation=rotation, secret=secret, error=error)
-    _save(rotation, lease_until=None)
+    except Exception as error:
+        failure = error if isinstance(error, VeniceError | RotationError) else None
+        if failure is None:
+            logger.exception("Rotation %s stopped by a local error", rotation.pk)
+            failure = RotationError(ROTATION_STEP_NOT_RECORDED.format(kind=type(error).__name__))
+        # A replacement known only in memory (its state failed to save) is what resuming
+        # must start from: retiring the old key, not creating another.
+        if step == State.STARTED and rotation.new_key_id:
+            step = State.REPLACEMENT_CREATED
+        try:
+            _fail(rotation, context, step=step, error=failure)
+        except Exception:
+            logger.exception("Could not record that rotation %s failed", rotation.pk)
+        return RotationOutcome(rotation=rotation, secret=secret, error=failure)
+    try:
+        _save(rotation, lease_until=None)
+    except Exception:
+        logger.exception("Could not release rotation %s; its lease runs out", rotation.pk)
     return RotationOutcome(rotation=rotation, secret=secret)
 
 
@@ -477,8 +532,9 @@ def _fetch_old(client, rotation: Rotation) -> APIKey:
 
 
 def _create_replacement(
-    rotation: Rotation, context: AuditContext, *, client, old: APIKey, now: datetime
-) -> str | None:
+    rotation: Rotation, context: AuditContext, *, client, old: APIKey
+) -> APIKey:
+    """Ask Venice for the replacement; the key returned carries its one-time secret."""
     orphans = []
     if rotation.replacement_requested_at:
         # An earlier attempt asked Venice for the replacement and never heard back.
@@ -519,18 +575,22 @@ def _create_replacement(
         )
         record.note_key(new)
         record.add_details(new_key_id=new.id)
-    _save(
-        rotation,
-        state=State.REPLACEMENT_CREATED,
-        new_key_id=new.id,
-        new_last6=new.last6,
-        replacement_created_at=timezone.now(),
-    )
-    return new.secret
+    return new
 
 
 def _retire_old(rotation: Rotation, context: AuditContext, *, client, now: datetime) -> None:
-    if rotation.grace == Grace.NOW or (rotation.retire_at and rotation.retire_at <= now):
+    replanned_from = None
+    if rotation.grace != Grace.NOW and rotation.retire_at <= now:
+        # The old key never got its grace period (its schedule failed, and this resume comes
+        # after the planned end): give it one from now, rather than delete at once a key that
+        # something may still use. Only a key that has expired by itself meanwhile goes now.
+        replanned_from = rotation.retire_at
+        retire_at = _retire_at(
+            _grace_length(rotation), now=now, old_expires_at=rotation.old_expires_at
+        )
+        if retire_at > now and client.api_keys.get(rotation.old_key_id, fresh=True) is not None:
+            _save(rotation, retire_at=retire_at)
+    if rotation.grace == Grace.NOW or rotation.retire_at <= now:
         _delete_old(rotation, context, client=client, now=now)
         _complete(rotation, context, now=now)
         return
@@ -545,6 +605,7 @@ def _retire_old(rotation: Rotation, context: AuditContext, *, client, now: datet
             "rotation": rotation.pk,
             "grace": rotation.grace,
             "new_key_id": rotation.new_key_id,
+            **({"replanned_from": _iso(replanned_from)} if replanned_from else {}),
         },
     ):
         # Setting the expiry is deleting it later: only with the replacement seen alive.
@@ -564,6 +625,8 @@ def _delete_old(rotation: Rotation, context: AuditContext, *, client, now: datet
         last6=rotation.old_last6,
         details={"rotation": rotation.pk, "new_key_id": rotation.new_key_id},
     ) as record:
+        if _is_portal_key(rotation.old_key_type, rotation.old_last6):
+            raise RotationError(ROTATION_PORTAL_KEY_STILL_USED)
         _require_alive(client, rotation.new_key_id, ROTATION_REPLACEMENT_GONE)
         if not _delete_quietly(client, rotation.old_key_id):
             record.add_details(already_gone=True)
@@ -595,17 +658,19 @@ def _complete(rotation: Rotation, context: AuditContext, *, now: datetime) -> No
         )
 
 
-def _fail(rotation: Rotation, context: AuditContext, *, step: str, error: VeniceError) -> None:
-    """The rotation stops at `step`; its record says so as a failure, with Venice's error
-    (the step's own record, already finished as failed, says the same about the call)."""
+def _fail(
+    rotation: Rotation, context: AuditContext, *, step: str, error: VeniceError | RotationError
+) -> None:
+    """The rotation stops at `step`; its record says so as a failure, with the error (the
+    step's own record, already finished as failed, says the same about the call). Every field
+    is saved: a step that failed to save its own progress (the replacement's id) has it
+    written here."""
+    rotation.state = State.FAILED
+    rotation.failed_step = step
+    rotation.last_error = error.user_message
+    rotation.lease_until = None
     with transaction.atomic():
-        _save(
-            rotation,
-            state=State.FAILED,
-            failed_step=step,
-            last_error=error.user_message,
-            lease_until=None,
-        )
+        rotation.save()
         audit_log(
             context,
             action=ACTION_FAILED,
@@ -701,21 +766,32 @@ def _retire_time(
 ) -> datetime:
     if grace not in Grace.values:
         raise RotationError(GRACE_UNKNOWN.format(value=grace))
-    if grace == Grace.CUSTOM:
-        if custom is None:
-            raise RotationError(GRACE_CUSTOM_REQUIRED)
-        if timezone.is_naive(custom):
-            custom = timezone.make_aware(custom, UTC)
-        if custom <= now:
-            raise RotationError(GRACE_CUSTOM_IN_PAST)
-        retire_at = custom.replace(microsecond=0)
-    else:
-        # Whole seconds: the time Venice is sent and the time shown are the same.
-        retire_at = (now + GRACE_PERIODS[grace]).replace(microsecond=0)
-    # A grace period never lengthens a key's life: one that expires sooner keeps its expiry.
+    if grace != Grace.CUSTOM:
+        return _retire_at(GRACE_PERIODS[grace], now=now, old_expires_at=old_expires_at)
+    if custom is None:
+        raise RotationError(GRACE_CUSTOM_REQUIRED)
+    if timezone.is_naive(custom):
+        custom = timezone.make_aware(custom, UTC)
+    if custom <= now:
+        raise RotationError(GRACE_CUSTOM_IN_PAST)
+    return _retire_at(custom - now, now=now, old_expires_at=old_expires_at)
+
+
+def _retire_at(length: timedelta, *, now: datetime, old_expires_at: datetime | None) -> datetime:
+    """When a grace period of `length` from now ends, in whole seconds (the time Venice is
+    sent and the time shown are the same). A grace period never lengthens a key's life: one
+    that expires sooner keeps its expiry."""
+    retire_at = (now + length).replace(microsecond=0)
     if old_expires_at is not None and old_expires_at < retire_at:
         retire_at = max(old_expires_at, now)
     return retire_at
+
+
+def _grace_length(rotation: Rotation) -> timedelta:
+    """The grace period the rotation was started with."""
+    if rotation.grace_period is not None:
+        return rotation.grace_period
+    return GRACE_PERIODS.get(rotation.grace) or rotation.retire_at - rotation.created_at
 
 
 def _new_expiry(value: datetime | date | None, *, now: datetime) -> datetime | None:
