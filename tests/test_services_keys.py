@@ -196,6 +196,23 @@ def test_create_timing_out_after_sending_finds_the_key_and_flags_its_secret_lost
     assert lost["data"]["apiKey"] not in repr(record.__dict__)
 
 
+def test_an_unreadable_create_answer_finds_the_key_and_flags_its_secret_lost(
+    sandbox, venice, audit_context
+):
+    sandbox.faults.inject("/api_keys", "POST", malformed=True, times=1)
+
+    key = api_key_create(context=audit_context, description="Garbled answer", client=venice)
+
+    assert key.secret is None
+    (made,) = [k for k in sandbox.key_ids() if sandbox.find_key(k).description == "Garbled answer"]
+    assert key.id == made
+    record = _only_record()
+    assert (record.outcome, record.key_id) == (AuditOutcome.SUCCEEDED, made)
+    assert record.details[SECRET_LOST] is True
+    # A second try by the person is not needed: the page says the key exists.
+    assert len(_posts(sandbox)) == 1
+
+
 def test_create_timing_out_after_sending_without_a_key_made_is_recorded_failed(
     sandbox, venice, audit_context
 ):

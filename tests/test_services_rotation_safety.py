@@ -343,3 +343,26 @@ def test_a_database_that_stays_down_after_the_create_still_returns_the_secret(
     assert not outcome.ok
     assert authenticates(inference_key.secret)
     assert not [r for r in sandbox.received if r.method in ("PATCH", "DELETE")]
+
+
+# --- 7. an unreadable create answer ------------------------------------------------------------
+
+
+def test_an_unreadable_replacement_create_leaves_no_key_the_log_does_not_know(
+    manager_context, inference_key, sandbox
+):
+    sandbox.faults.inject("/api_keys", "POST", malformed=True, times=1)
+
+    outcome = rotation_start(context=manager_context, key_id=inference_key.id, grace="1h")
+
+    assert not outcome.ok and outcome.secret is None
+    assert outcome.rotation.failed_step == State.STARTED
+    named = [k for k in sandbox.key_ids() if sandbox.find_key(k).description == "Billing worker"]
+    assert named == [inference_key.id]  # Venice made one; it is deleted again, and said so
+    orphan = AuditEvent.objects.get(action="key.deleted")
+    assert orphan.outcome == "succeeded" and orphan.key_id != inference_key.id
+    assert orphan.details[SECRET_LOST] is True
+
+    resumed = rotation_resume(context=manager_context, rotation_id=outcome.rotation.pk)
+    assert resumed.ok and resumed.secret
+    _assert_chain_intact()

@@ -27,6 +27,7 @@ from accounts.venice import (
     APIKey,
     APIKeyType,
     ConsumptionLimits,
+    InvalidResponseError,
     LimitPeriod,
     ModelPrivacy,
     NotFoundError,
@@ -105,8 +106,8 @@ def api_key_create(
     ) as record:
         try:
             created = client.api_keys.create(description, **settings)
-        except UpstreamUnavailableError as error:
-            if not _may_have_reached_venice(error):
+        except (UpstreamUnavailableError, InvalidResponseError) as error:
+            if not create_may_have_happened(error):
                 raise
             found = _find_created_key(
                 client,
@@ -117,8 +118,8 @@ def api_key_create(
                 record=record,
             )
             record.note_key(found)
-            record.add_details(**{SECRET_LOST: True}, timeout=str(error))
-            logger.warning("Key %s was created but its secret was lost to a timeout", found.id)
+            record.add_details(**{SECRET_LOST: True}, lost_to=str(error))
+            logger.warning("Key %s was created but its secret was lost: %s", found.id, error)
             return found
         record.note_key(created)
     return created
@@ -195,9 +196,12 @@ def _check_may_manage(context: AuditContext, api_key_type: APIKeyType) -> None:
     raise PermissionDenied(KEYS_REFUSED)
 
 
-def _may_have_reached_venice(error: UpstreamUnavailableError) -> bool:
+def create_may_have_happened(error: VeniceError) -> bool:
     """Whether the failed request may have been acted on: a timeout after it was sent (or a
-    dropped connection while waiting for the answer), as opposed to one that never left."""
+    dropped connection while waiting for the answer), as opposed to one that never left; or
+    an answer that came but could not be read (Venice made the key, the secret is lost)."""
+    if isinstance(error, InvalidResponseError):
+        return True
     return bool(getattr(error, "request_sent", False))
 
 
@@ -208,10 +212,11 @@ def _find_created_key(
     description: str,
     api_key_type: APIKeyType,
     attempted_at: datetime,
-    error: UpstreamUnavailableError,
+    error: VeniceError,
     record,
 ) -> APIKey:
-    """The key a timed-out create made, from the upstream list; re-raises `error` if none."""
+    """The key a create with no usable answer made, from the upstream list; re-raises
+    `error` if none."""
     try:
         keys = client.api_keys.list(fresh=True)
     except VeniceError as lookup_error:

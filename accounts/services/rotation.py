@@ -35,7 +35,7 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditOutcome, Rotation
 from accounts.selectors.audit import audit_unrecorded_keys
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
-from accounts.services.keys import may_manage_key_type
+from accounts.services.keys import create_may_have_happened, may_manage_key_type
 from accounts.venice import UNSET, APIKey, APIKeyType, NotFoundError, VeniceError, get_client
 from accounts.venice.client import _Unset
 
@@ -565,17 +565,35 @@ def _create_replacement(
             **({"orphans_deleted": orphans} if orphans else {}),
         },
     ) as record:
-        new = client.api_keys.create(
-            description,
-            api_key_type=APIKeyType(rotation.old_key_type),
-            consumption_limits=old.consumption_limits,
-            limit_period=old.limit_period,
-            model_privacy=old.model_privacy,
-            expires_at=rotation.new_expires_at,
-        )
+        try:
+            new = client.api_keys.create(
+                description,
+                api_key_type=APIKeyType(rotation.old_key_type),
+                consumption_limits=old.consumption_limits,
+                limit_period=old.limit_period,
+                model_privacy=old.model_privacy,
+                expires_at=rotation.new_expires_at,
+            )
+        except VeniceError as error:
+            if create_may_have_happened(error):
+                _delete_orphans_now(client, rotation, context=context, record=record)
+            raise
         record.note_key(new)
         record.add_details(new_key_id=new.id)
     return new
+
+
+def _delete_orphans_now(client, rotation: Rotation, *, context: AuditContext, record) -> None:
+    """After a create with no usable answer, delete at once what Venice may have made (its
+    secret never arrived), so the log never leaves a live key unaccounted for. A lookup that
+    fails too leaves it to the next resume or abort, which search again."""
+    try:
+        orphans = _delete_orphans(client, rotation, context=context)
+    except VeniceError as lookup_error:
+        record.add_details(orphan_search_failed=str(lookup_error))
+        return
+    if orphans:
+        record.add_details(orphans_deleted=orphans)
 
 
 def _retire_old(rotation: Rotation, context: AuditContext, *, client, now: datetime) -> None:
