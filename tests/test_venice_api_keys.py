@@ -90,16 +90,39 @@ def test_the_seeds_create_with_name_and_admin_permissions_makes_an_admin_key(ven
 
     [request] = sent(sandbox, "POST", "/api_keys")
     assert request.json == {"apiKeyType": "ADMIN", "description": "Ops admin"}
-    assert key.is_admin and key.name == "Ops admin" and key.permissions == ["admin"]
+    assert key.is_admin and key.name == "Ops admin" and key.permissions == {"type": "ADMIN"}
+
+
+def test_the_seeds_other_permissions_make_an_inference_key_and_are_not_sent(venice, sandbox):
+    key = venice.api_keys.create(name="My New Key", permissions=["read", "write"])
+
+    [request] = sent(sandbox, "POST", "/api_keys")
+    assert request.json == {"apiKeyType": "INFERENCE", "description": "My New Key"}
+    assert key.permissions == {"type": "INFERENCE"}
+    assert key.api_key == key.secret and sandbox.find_key(key.api_key).id == key.id
+
+
+def test_the_seeds_expires_in_days_is_sent_as_an_expiry_that_many_days_ahead(
+    venice, sandbox, venice_clock
+):
+    key = venice.api_keys.create(name="Fortnight", expires_in_days=14)
+
+    [request] = sent(sandbox, "POST", "/api_keys")
+    now = datetime.fromtimestamp(venice_clock(), UTC)
+    expected = now + timedelta(days=14)
+    assert abs(key.expires_at - expected) < timedelta(milliseconds=1)
+    assert request.json["expiresAt"].endswith("Z")
 
 
 def test_create_refuses_contradictory_or_missing_arguments(venice):
     with pytest.raises(ValueError):
         venice.api_keys.create()
     with pytest.raises(ValueError):
-        venice.api_keys.create(name="x", permissions=["superuser"])
+        venice.api_keys.create("x", api_key_type="ADMIN", permissions=["read"])
     with pytest.raises(ValueError):
         venice.api_keys.create("x", expires_at=datetime(2031, 1, 1))  # naive
+    with pytest.raises(ValueError):
+        venice.api_keys.create("x", expires_at=date(2031, 1, 1), expires_in_days=3)
 
 
 def test_create_is_never_retried_and_an_ambiguous_failure_says_the_request_was_sent(
@@ -162,6 +185,26 @@ def test_update_sets_and_clears_the_expiry(venice, sandbox, venice_clock):
     assert first.json["expiresAt"].endswith(".000Z")
     assert second.json == {"id": key.id, "expiresAt": None}
     assert cleared.expires_at is None
+
+
+def test_the_seeds_update_with_name_renames_the_key(venice, sandbox):
+    key = venice.api_keys.create("Before")
+
+    updated = venice.api_keys.update(key.id, name="Updated Name")
+
+    [request] = sent(sandbox, "PATCH", "/api_keys")
+    assert request.json == {"id": key.id, "description": "Updated Name"}
+    assert updated.name == "Updated Name"
+
+
+def test_update_refuses_new_permissions_before_sending_anything(venice, sandbox):
+    key = venice.api_keys.create("Fixed type")
+
+    with pytest.raises(APIKeyError, match="cannot change a key's type"):
+        venice.api_keys.update(key.id, name="x", permissions=["admin"])
+    with pytest.raises(ValueError):
+        venice.api_keys.update(key.id, name="x", description="y")
+    assert sent(sandbox, "PATCH", "/api_keys") == []
 
 
 def test_update_of_an_unknown_key_raises_not_found(venice):

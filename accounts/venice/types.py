@@ -8,9 +8,10 @@ the real API in spec/venice-account-api.yaml.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class APIKeyType(StrEnum):
@@ -82,19 +83,52 @@ class APIKey:
     # repr'd: it is shown to the user once and then dropped.
     secret: str | None = field(default=None, repr=False, compare=False)
 
-    # The original SDK called the description "name".
-    @property
-    def name(self) -> str:
-        return self.description
-
     @property
     def is_admin(self) -> bool:
         return self.api_key_type == APIKeyType.ADMIN
 
+    # --- the original SDK's names for the same facts (docs/sdk.md) -------------------------
+
     @property
-    def permissions(self) -> list[str]:
-        """The SDK's view of the type: ["admin"] for ADMIN keys, ["inference"] otherwise."""
-        return ["admin"] if self.is_admin else ["inference"]
+    def name(self) -> str:
+        """The SDK's word for the description."""
+        return self.description
+
+    @property
+    def api_key(self) -> str | None:
+        """The SDK's word for the one-time `secret` (set only on the key `create` returns)."""
+        return self.secret
+
+    @property
+    def last_used(self) -> datetime | None:
+        """`last_used_at`: when Venice last saw the key used (None: never)."""
+        return self.last_used_at
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the key still works now: Venice lists only keys that are not deleted, and a
+        key stops working at its `expires_at` (compared with this machine's clock)."""
+        return self.expires_at is None or self.expires_at > datetime.now(UTC)
+
+    @property
+    def permissions(self) -> dict[str, Any]:
+        """The SDK's permissions dict. Venice's only permission is the key's type, so this is
+        `{"type": "ADMIN"}` or `{"type": "INFERENCE"}`."""
+        return {"type": self.api_key_type.value}
+
+    @property
+    def rate_limits(self) -> dict[str, Any] | None:
+        """The SDK's per-key limits. Venice has no per-key rate limits; what it limits per key
+        is spending, so this is `{"usd", "diem", "limit_period"}` (None: no cap in that
+        currency), or None for a key with no caps at all. The account's rate limits are
+        `client.api_keys.get_rate_limits()`."""
+        if self.consumption_limits.is_unlimited:
+            return None
+        return {
+            "usd": self.consumption_limits.usd,
+            "diem": self.consumption_limits.diem,
+            "limit_period": self.limit_period.value,
+        }
 
 
 @dataclass(frozen=True)
