@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.sandbox.catalog import MODELS_BY_ID
+from accounts.sandbox.rules import FAILED_REQUESTS_LIMIT
 from accounts.venice import (
     UNSET,
     APIKey,
@@ -13,6 +15,7 @@ from accounts.venice import (
     ConsumptionLimits,
     LimitPeriod,
     ModelPrivacy,
+    ModelRateLimit,
     NotFoundError,
     RateLimitLog,
     RateLimits,
@@ -259,3 +262,89 @@ def test_the_rate_limit_log_is_newest_first_and_can_be_limited(venice, sandbox):
     assert log == sorted(log, key=lambda entry: entry.timestamp, reverse=True)
     assert log[0].rate_limit_type is RateLimitType.TPM
     assert venice.api_keys.get_rate_limits_log(limit=1) == log[:1]
+
+
+def test_the_seeds_rate_limit_figures_are_llama_3_3_70bs_as_venice_reports_them(venice):
+    limits = venice.api_keys.get_rate_limits()
+    llama = MODELS_BY_ID["llama-3.3-70b"]
+
+    assert limits.sdk_model_id == "llama-3.3-70b"
+    assert limits.limits_for("llama-3.3-70b").limits["RPM"] == llama.rpm
+    assert (limits.requests_per_minute, limits.requests_per_day) == (llama.rpm, llama.rpd)
+    assert limits.tokens_per_minute == llama.tpm
+    # Derived: Venice has no hourly limits, nor (here) a daily token limit.
+    assert limits.requests_per_hour == min(60 * llama.rpm, llama.rpd)
+    assert limits.tokens_per_hour == 60 * llama.tpm
+    assert limits.tokens_per_day == 1440 * llama.tpm
+    assert limits.error_rate_limit == FAILED_REQUESTS_LIMIT
+
+
+def test_the_current_usage_is_the_request_budget_venices_headers_reported(venice, sandbox):
+    venice.api_keys.list()
+    venice.billing.get_balance()
+
+    limits = venice.api_keys.get_rate_limits()
+
+    [exchange] = [e for e in sandbox.exchanges if e.path == "/api_keys/rate_limits"]
+    headers = {name.lower(): value for name, value in exchange.response.headers.items()}
+    limit = int(headers["x-ratelimit-limit-requests"])
+    remaining = int(headers["x-ratelimit-remaining-requests"])
+    assert limits.current_usage == {
+        "requests": limit - remaining,
+        "requests_remaining": remaining,
+        "requests_limit": limit,
+    }
+    assert limits.current_usage["requests"] >= 2  # the two calls before it, at least
+    reset = int(headers["x-ratelimit-reset-requests"])
+    assert limits.reset_time == datetime.fromtimestamp(reset, UTC)
+
+
+def _limits(*models: tuple[str, dict]) -> RateLimits:
+    return RateLimits(
+        access_permitted=True,
+        tier_id="paid",
+        tier_is_charged=True,
+        balance_usd=None,
+        balance_diem=None,
+        key_expiration=None,
+        next_epoch_begins=None,
+        models=tuple(
+            ModelRateLimit(model_id=name, limits={k: Decimal(v) for k, v in limits.items()})
+            for name, limits in models
+        ),
+    )
+
+
+def test_without_llama_the_figures_are_the_first_listed_models_and_say_so():
+    limits = _limits(("image-model", {"RPM": 20, "RPD": 500}), ("other", {"RPM": 90}))
+
+    assert limits.sdk_model_id == "image-model"
+    assert limits.requests_per_minute == 20
+    assert limits.requests_per_hour == 500  # the daily limit is the tighter bound
+    assert limits.tokens_per_minute is None and limits.tokens_per_day is None
+    assert limits.tokens_per_hour is None
+
+
+def test_a_reported_daily_token_limit_is_used_and_bounds_the_hour():
+    limits = _limits(("llama-3.3-70b", {"RPM": 50, "TPM": 1000, "TPD": 30000}))
+
+    assert limits.tokens_per_day == 30000
+    assert limits.tokens_per_hour == 30000  # below 60 × 1000
+
+
+def test_with_no_models_listed_no_figure_is_made_up():
+    limits = _limits()
+
+    assert limits.sdk_model_id is None
+    assert limits.requests_per_minute is None and limits.requests_per_hour is None
+    assert limits.current_usage == {} and limits.reset_time is None
+
+
+def test_a_log_entry_answers_the_seeds_names_from_what_venice_logs(venice, sandbox):
+    sandbox.record_rate_limit_violation(sandbox.inference_key, model="qwen3-4b", kind="TPM")
+
+    [entry] = venice.api_keys.get_rate_limits_log(limit=1)
+
+    assert entry.error_type == "TPM" and entry.endpoint == "qwen3-4b" == entry.model_id
+    assert entry.status_code == 429
+    assert entry.response_time is None and entry.tokens_used is None  # Venice logs neither

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -9,7 +10,7 @@ from urllib.parse import quote
 from accounts.venice import parsing
 from accounts.venice.areas import raises_in
 from accounts.venice.errors import APIKeyError, NotFoundError
-from accounts.venice.transport import Transport, parse_body
+from accounts.venice.transport import Transport, parse_body, parse_reset
 from accounts.venice.types import (
     APIKey,
     APIKeyType,
@@ -45,6 +46,28 @@ TYPE_IS_FIXED = (
     "Venice cannot change a key's type (its permissions) after creation: PATCH /api_keys "
     "takes no apiKeyType. Create a key of the other type, or rotate into one."
 )
+
+
+BUDGET_HEADERS = tuple(
+    f"x-ratelimit-{part}-{unit}"
+    for unit in ("requests", "tokens")
+    for part in ("limit", "remaining", "reset")
+)
+
+
+def _request_budget(headers: dict[str, str]) -> dict[str, int]:
+    """{"requests": used, "requests_remaining": n, "requests_limit": n} (and "tokens..." alike)
+    from Venice's x-ratelimit-* headers; a unit whose headers are missing or not whole
+    numbers is left out rather than guessed."""
+    budget: dict[str, int] = {}
+    for unit in ("requests", "tokens"):
+        limit = headers.get(f"x-ratelimit-limit-{unit}", "").strip()
+        remaining = headers.get(f"x-ratelimit-remaining-{unit}", "").strip()
+        if limit.isdigit() and remaining.isdigit():
+            budget[unit] = max(int(limit) - int(remaining), 0)
+            budget[f"{unit}_remaining"] = int(remaining)
+            budget[f"{unit}_limit"] = int(limit)
+    return budget
 
 
 class APIKeysAPI:
@@ -211,8 +234,20 @@ class APIKeysAPI:
     @raises_in(APIKeyError)
     def get_rate_limits(self) -> RateLimits:
         """The calling key's tier, balances and per-model limits (per minute and per day, as
-        Venice reports them; the original SDK estimated hourly limits instead)."""
-        return self._transport.get("/api_keys/rate_limits", parsing.parse_rate_limits)
+        Venice reports them; the original SDK estimated hourly limits instead), with the
+        request budget Venice's rate-limit headers reported on the answer (`current_usage`,
+        `reset_time`)."""
+        return self._transport.get(
+            "/api_keys/rate_limits", self._parse_rate_limits, headers=BUDGET_HEADERS
+        )
+
+    def _parse_rate_limits(self, body: Any, headers: dict[str, str]) -> RateLimits:
+        reset = headers.get("x-ratelimit-reset-requests")
+        return replace(
+            parsing.parse_rate_limits(body),
+            current_usage=_request_budget(headers),
+            reset_time=parse_reset(reset, self._transport.clock()),
+        )
 
     @raises_in(APIKeyError)
     def get_rate_limits_log(self, limit: int | None = None) -> list[RateLimitLog]:

@@ -255,12 +255,26 @@ class ModelRateLimit:
     limits: dict[str, Decimal]  # {"RPM": 100, "RPD": 10000, "TPM": 200000, ...}
 
 
+# The model whose limits stand for "the" limits in the original SDK's single figures
+# (`requests_per_minute`, ...): the one model its document names, in its inference example.
+SDK_MODEL = "llama-3.3-70b"
+# Venice's documented failed-request rule: more than 20 requests answered with a non-success
+# status within 30 s block the caller for 30 s (docs.venice.ai, rate limiting).
+FAILED_REQUESTS_PER_30S = 20
+# What Venice answers a request over a rate limit with; every log entry is one such request.
+RATE_LIMITED_STATUS = 429
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """GET /api_keys/rate_limits: the calling key's tier, balances and per-model limits.
 
-    The original SDK estimated hourly limits from daily ones; the real API reports per-minute
-    and per-day limits, and this type reports exactly those.
+    Venice reports limits per model, per minute and per day (`models`; `limits_for(id)`).
+    The original SDK's single figures (`requests_per_minute`, ...) are those of one model,
+    `sdk_model_id`: see docs/sdk.md for each figure and whether Venice reports or we derive it.
+
+    `current_usage` and `reset_time` are what Venice's rate-limit headers said on this answer
+    (a cached answer keeps its own, older, figures).
     """
 
     access_permitted: bool
@@ -271,14 +285,121 @@ class RateLimits:
     key_expiration: datetime | None
     next_epoch_begins: datetime | None
     models: tuple[ModelRateLimit, ...]
+    # The calling key's request budget per the answer's x-ratelimit-* headers:
+    # {"requests": used, "requests_remaining": ..., "requests_limit": ...} (and the same for
+    # "tokens" when Venice sends token headers); {} when it sent none.
+    current_usage: dict[str, int] = field(default_factory=dict)
+    # When that budget's window resets (x-ratelimit-reset-requests); None when not sent.
+    reset_time: datetime | None = None
+
+    def limits_for(self, model_id: str) -> ModelRateLimit | None:
+        """One model's limits, or None when Venice lists no limits for it."""
+        return next((model for model in self.models if model.model_id == model_id), None)
+
+    @property
+    def sdk_model_id(self) -> str | None:
+        """The model whose limits the SDK's figures give: `SDK_MODEL` (llama-3.3-70b, the one
+        model the SDK document names) when Venice lists it, else the first model Venice
+        lists; None when it lists none (then every figure is None)."""
+        if self.limits_for(SDK_MODEL) is not None:
+            return SDK_MODEL
+        return self.models[0].model_id if self.models else None
+
+    def _limit(self, kind: str) -> int | None:
+        model = self.limits_for(self.sdk_model_id) if self.sdk_model_id else None
+        value = model.limits.get(kind) if model else None
+        return None if value is None else int(value)
+
+    # --- the original SDK's figures: Venice's own where it reports them, else derived ----
+
+    @property
+    def requests_per_minute(self) -> int | None:
+        """Venice's RPM limit for `sdk_model_id`."""
+        return self._limit("RPM")
+
+    @property
+    def requests_per_day(self) -> int | None:
+        """Venice's RPD limit for `sdk_model_id`."""
+        return self._limit("RPD")
+
+    @property
+    def requests_per_hour(self) -> int | None:
+        """Derived, not reported: Venice has no hourly limit. The most one hour allows under
+        both real limits, min(60 × RPM, RPD), where the SDK "estimated" one."""
+        bounds = [
+            bound
+            for bound in (
+                None if self.requests_per_minute is None else 60 * self.requests_per_minute,
+                self.requests_per_day,
+            )
+            if bound is not None
+        ]
+        return min(bounds, default=None)
+
+    @property
+    def tokens_per_minute(self) -> int | None:
+        """Venice's TPM limit for `sdk_model_id` (None for a model Venice does not limit by
+        tokens, such as an image model)."""
+        return self._limit("TPM")
+
+    @property
+    def tokens_per_day(self) -> int | None:
+        """Venice's TPD limit for `sdk_model_id` when it reports one; otherwise derived: the
+        most the per-minute limit allows in a day, 1440 × TPM."""
+        reported = self._limit("TPD")
+        if reported is not None:
+            return reported
+        return None if self.tokens_per_minute is None else 1440 * self.tokens_per_minute
+
+    @property
+    def tokens_per_hour(self) -> int | None:
+        """Derived, not reported: the most one hour allows, min(60 × TPM, tokens_per_day)."""
+        if self.tokens_per_minute is None:
+            return None
+        return min(60 * self.tokens_per_minute, self.tokens_per_day)
+
+    @property
+    def error_rate_limit(self) -> int:
+        """Venice's documented failed-request rule, not a per-account figure: more than this
+        many failed requests in 30 s block the caller for 30 s."""
+        return FAILED_REQUESTS_PER_30S
 
 
 @dataclass(frozen=True)
 class RateLimitLog:
-    """One entry of GET /api_keys/rate_limits/log (the last 50 violations)."""
+    """One entry of GET /api_keys/rate_limits/log (the last 50 violations).
+
+    Venice logs which key hit which model's limit of which type, and when; not the HTTP
+    path, the answer time or the tokens. The SDK's names map onto that, or are None."""
 
     api_key_id: str
     model_id: str
     rate_limit_tier: str
     rate_limit_type: RateLimitType
     timestamp: datetime
+
+    @property
+    def error_type(self) -> str:
+        """The limit exceeded: "RPM", "RPD", "TPM", "FAILED_REQUESTS", ..."""
+        return self.rate_limit_type.value
+
+    @property
+    def endpoint(self) -> str:
+        """The model whose limit was hit (`model_id`): Venice limits and logs per model, and
+        does not log the HTTP path."""
+        return self.model_id
+
+    @property
+    def status_code(self) -> int:
+        """429: how Venice answers every request over a rate limit, which each entry is."""
+        return RATE_LIMITED_STATUS
+
+    @property
+    def response_time(self) -> float | None:
+        """None: Venice's log does not record how long the refused request took."""
+        return None
+
+    @property
+    def tokens_used(self) -> int | None:
+        """None: Venice's log does not record the refused request's tokens."""
+        return None
