@@ -167,6 +167,41 @@ class ModelUsage:
     total_units: Decimal
     breakdown: tuple[UsageBreakdown, ...] = ()
 
+    # --- the original SDK's names -----------------------------------------------------------
+
+    @property
+    def model_id(self) -> str:
+        """The model's name as Venice's analytics give it ("GLM 5.1"): they carry no id."""
+        return self.model_name
+
+    @property
+    def cost(self) -> Decimal:
+        """USD spent on the model (`total_usd`); DIEM spent is `total_diem`, not converted."""
+        return self.total_usd
+
+    @property
+    def tokens(self) -> Decimal | None:
+        """Venice's `totalUnits` for a model it counts in tokens; None for one counted in
+        images, characters or seconds."""
+        return self.total_units if self.unit_type == "tokens" else None
+
+    @property
+    def requests(self) -> int | None:
+        """None: Venice's analytics count spend and units per model, not requests, and its
+        usage ledger names products (SKUs), not these models, so no count can be given."""
+        return None
+
+    def as_sdk_dict(self) -> dict[str, Any]:
+        """The SDK's `usage_by_model` entry."""
+        return {
+            "requests": self.requests,
+            "tokens": self.tokens,
+            "cost": self.cost,
+            "cost_diem": self.total_diem,
+            "units": self.total_units,
+            "unit_type": self.unit_type,
+        }
+
 
 @dataclass(frozen=True)
 class KeyUsage:
@@ -209,7 +244,10 @@ class UsageAnalytics:
 
 @dataclass(frozen=True)
 class UsageInfo:
-    """The original SDK's usage summary, built from balance and analytics (never /billing/usage)."""
+    """The original SDK's usage summary, built from balance and analytics (never the sunset
+    /billing/usage). Venice bills prepaid balances, not billing periods: the SDK's "period"
+    is the analytics window (`lookback`), whose days are `billing_period_start` (00:00 UTC of
+    the first day) to `billing_period_end` (00:00 UTC after the last day, exclusive)."""
 
     lookback: str
     usd_used: Decimal
@@ -217,6 +255,44 @@ class UsageInfo:
     usd_balance: Decimal | None
     diem_balance: Decimal | None
     diem_epoch_allocation: Decimal
+    by_model: tuple[ModelUsage, ...] = ()
+    billing_period_start: datetime | None = None  # None when Venice reported no days
+    billing_period_end: datetime | None = None
+
+    # --- the original SDK's names -----------------------------------------------------------
+
+    @property
+    def total_usage(self) -> Decimal:
+        """USD spent over the window (`usd_used`); DIEM spent is `diem_used`."""
+        return self.usd_used
+
+    @property
+    def credits_remaining(self) -> Decimal | None:
+        """The USD balance (`usd_balance`; None when Venice reports none); DIEM left this
+        epoch is `diem_balance`."""
+        return self.usd_balance
+
+    @property
+    def current_period(self) -> str:
+        """The window as Venice names it: "30d", or "YYYY-MM-DD:YYYY-MM-DD"."""
+        return self.lookback
+
+    @property
+    def usage_by_model(self) -> dict[str, dict[str, Any]]:
+        """{model name: {"requests", "tokens", "cost", ...}}, highest spend first (see
+        `ModelUsage`: "requests" is None, Venice does not count them)."""
+        return {model.model_name: model.as_sdk_dict() for model in self.by_model}
+
+    def as_sdk_dict(self) -> dict[str, Any]:
+        """The SDK's fields as a dict (what the account summary's "usage" is)."""
+        return {
+            "total_usage": self.total_usage,
+            "current_period": self.current_period,
+            "credits_remaining": self.credits_remaining,
+            "usage_by_model": self.usage_by_model,
+            "billing_period_start": self.billing_period_start,
+            "billing_period_end": self.billing_period_end,
+        }
 
 
 @dataclass(frozen=True)
