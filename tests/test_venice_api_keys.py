@@ -1,5 +1,6 @@
 """client.api_keys against the sandbox: what each method sends and what it returns."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -41,6 +42,41 @@ def test_list_returns_every_active_key_typed(venice, sandbox):
     assert admin.last6 == sandbox.admin_key[-6:]
     assert admin.created_at.tzinfo is not None
     assert all(key.secret is None for key in keys)
+
+
+def _at(ms):
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def test_every_key_answers_the_seeds_names_with_what_the_sandbox_holds(venice, sandbox):
+    keys = venice.api_keys.list()
+
+    assert any(key.rate_limits for key in keys) and any(key.last_used for key in keys)
+    for key in keys:
+        record = sandbox.find_key(key.id)
+        assert key.name == record.description and key.description == key.name
+        assert key.permissions == {"type": record.api_key_type}
+        assert key.created_at == _at(record.created_ms) and isinstance(key.created_at, datetime)
+        assert key.last_used == _at(record.last_used_ms)
+        assert key.is_active is True  # Venice lists only keys that still work
+        assert key.api_key is None  # the secret comes only from create
+        if record.usd is None and record.diem is None:
+            assert key.rate_limits is None
+        else:
+            assert key.rate_limits == {
+                "usd": None if record.usd is None else Decimal(str(record.usd)),
+                "diem": None if record.diem is None else Decimal(str(record.diem)),
+                "limit_period": record.limit_period,
+            }
+
+
+def test_a_key_past_its_expiry_is_not_active(venice):
+    key = venice.api_keys.create("Brief", expires_in_days=1)
+    assert key.is_active
+
+    expired = replace(key, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+    assert expired.is_active is False
 
 
 def test_get_returns_one_key_and_none_for_an_unknown_id(venice):
