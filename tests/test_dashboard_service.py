@@ -83,7 +83,7 @@ def _summary(**parts) -> AccountSummary:
     values = {
         "balance": _balance(),
         "rate_limits": None,
-        "keys": (),
+        "api_keys": (),
         "usage": _usage("4"),
         "rate_limit_status": None,
         "errors": {},
@@ -149,7 +149,7 @@ def test_attention_lists_the_most_urgent_keys_first(admin_user):
         _key(id="c", description="Expiring", expires_at=NOW + timedelta(hours=5)),
         _key(id="d", description="Fine"),
     )
-    board = dashboard_from_summary(summary=_summary(keys=keys), user=admin_user, now=NOW)
+    board = dashboard_from_summary(summary=_summary(api_keys=keys), user=admin_user, now=NOW)
     assert [item.key.description for item in board.attention.items] == [
         "Expiring",
         "Idle",

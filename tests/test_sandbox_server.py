@@ -1,23 +1,7 @@
 """The sandbox over a real socket: the same core and faults, served by a ThreadingHTTPServer."""
 
-import threading
-
 import pytest
 import requests
-
-from accounts.sandbox.server import make_server
-
-
-@pytest.fixture
-def served(sandbox):
-    """The test's sandbox on a free 127.0.0.1 port; yields its /api/v1 base URL."""
-    server = make_server(sandbox, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/api/v1"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 def test_the_server_answers_a_real_socket_request(served, sandbox):

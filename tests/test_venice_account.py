@@ -2,7 +2,9 @@
 rate-limit status."""
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
+from decimal import Decimal
 
 from accounts.venice import (
     AccountSummary,
@@ -21,10 +23,40 @@ def test_the_summary_has_every_part(venice):
     assert isinstance(summary, AccountSummary)
     assert isinstance(summary.balance, Balance)
     assert isinstance(summary.rate_limits, RateLimits)
-    assert summary.keys and all(isinstance(key, APIKey) for key in summary.keys)
+    assert summary.api_keys and all(isinstance(key, APIKey) for key in summary.api_keys)
     assert isinstance(summary.usage, UsageAnalytics) and summary.usage.lookback == "7d"
     assert isinstance(summary.rate_limit_status, RateLimitStatus)
     assert summary.errors == {}
+
+
+def test_the_summary_reads_as_the_seeds_dict(venice, sandbox):
+    summary = venice.account.get_account_summary()
+
+    assert isinstance(summary, Mapping)
+    assert set(summary) == {
+        "api_keys",
+        "usage",
+        "rate_limits",
+        "balance",
+        "rate_limit_status",
+        "errors",
+    }
+    assert "api_keys" in summary and len(summary["api_keys"]) == len(sandbox.key_ids())
+    assert summary["rate_limits"] is summary.rate_limits
+    usage = summary["usage"]
+    assert usage.get("total_usage") == summary.usage.total_usd  # the same 7 days
+    assert usage["current_period"] == "7d"
+    assert usage["credits_remaining"] == Decimal(str(sandbox.usd_balance))
+    assert dict(summary)["errors"] == {}
+
+
+def test_a_failed_part_is_left_out_of_the_seeds_dict(venice, sandbox):
+    sandbox.faults.inject("/billing/balance", status=503)
+
+    summary = venice.account.get_account_summary()
+
+    assert "balance" not in summary and "usage" not in summary  # usage needs the balance
+    assert "api_keys" in summary and set(summary["errors"]) == {"balance"}
 
 
 def test_a_failed_part_is_none_with_its_error_and_the_rest_is_there(venice, sandbox):
@@ -35,7 +67,7 @@ def test_a_failed_part_is_none_with_its_error_and_the_rest_is_there(venice, sand
     assert summary.balance is None
     assert isinstance(summary.errors["balance"], UpstreamUnavailableError)
     assert set(summary.errors) == {"balance"}
-    assert summary.keys and summary.rate_limits and summary.usage and summary.rate_limit_status
+    assert summary.api_keys and summary.rate_limits and summary.usage and summary.rate_limit_status
 
 
 def test_a_failed_log_blanks_only_the_status(venice, sandbox):
@@ -74,6 +106,8 @@ def test_the_status_warns_after_a_violation_in_the_last_day(venice, sandbox, ven
 
     assert status.status == "warning"
     assert status.violations_last_24h == 1
+    assert status.get("message").startswith("1 rate limit(s) exceeded in the last 24 hours")
+    assert "RPM on zai-org-glm-5-1" in status.message
     assert abs(status.last_violation.timestamp.timestamp() - venice_clock()) < 0.001
     assert status.tier_id == "paid" and status.access_permitted
 
@@ -85,6 +119,7 @@ def test_the_status_is_ok_a_day_after_the_last_violation(make_venice, sandbox, v
     status = make_venice().account.check_rate_limit_status()
 
     assert status.status == "ok" and status.violations_last_24h == 0
+    assert status["message"] == "No rate limit exceeded in the last 24 hours."
     assert status.last_violation is not None
 
 
@@ -95,3 +130,16 @@ def test_the_status_is_blocked_when_the_account_cannot_consume(venice, sandbox):
     status = venice.account.check_rate_limit_status()
 
     assert status.status == "blocked" and not status.access_permitted
+    assert status.get("status") == "blocked" and "does not permit" in status.get("message")
+
+
+def test_the_status_reads_as_the_seeds_dict_with_the_current_usage(venice, sandbox):
+    status = venice.account.check_rate_limit_status()
+    limits = venice.api_keys.get_rate_limits()  # the cached answer the status was made from
+
+    assert isinstance(status, Mapping)
+    assert status.get("status") == status.status == "warning"  # the seed's recent violations
+    assert "current_usage" in status
+    assert status["current_usage"] == limits.current_usage and status["current_usage"]["requests"]
+    assert dict(status)["tier_id"] == "paid"
+    assert set(status) >= {"status", "message", "current_usage", "violations_last_24h"}

@@ -128,6 +128,49 @@ def test_get_usage_combines_balance_and_analytics(venice):
     assert usage.diem_epoch_allocation == balance.diem_epoch_allocation
 
 
+def test_get_usage_answers_the_seeds_names_from_the_same_two_answers(venice, sandbox):
+    usage = venice.billing.get_usage()
+    analytics = venice.billing.get_usage_analytics("30d")
+
+    assert usage.total_usage == analytics.total_usd and isinstance(usage.total_usage, Decimal)
+    assert usage.credits_remaining == Decimal(str(sandbox.usd_balance))
+    assert usage.current_period == "30d"
+    first, last = min(d.date for d in analytics.by_date), max(d.date for d in analytics.by_date)
+    assert usage.billing_period_start == datetime(first.year, first.month, first.day, tzinfo=UTC)
+    assert usage.billing_period_end - timedelta(days=1) == datetime(
+        last.year, last.month, last.day, tzinfo=UTC
+    )
+    glm = next(model for model in analytics.by_model if model.model_name == "GLM 5.1")
+    assert usage.usage_by_model["GLM 5.1"] == {
+        "requests": None,  # Venice does not count requests per model
+        "tokens": glm.total_units,
+        "cost": glm.total_usd,
+        "cost_diem": glm.total_diem,
+        "units": glm.total_units,
+        "unit_type": "tokens",
+    }
+    assert list(usage.usage_by_model) == [model.model_name for model in analytics.by_model]
+
+
+def test_a_model_usage_answers_the_seeds_names(venice):
+    by_model = venice.billing.get_usage_by_model()
+
+    glm = by_model["GLM 5.1"]
+    assert glm.model_id == "GLM 5.1" and glm.cost == glm.total_usd
+    assert glm.tokens == glm.total_units and glm.requests is None
+    image = next(model for model in by_model.values() if model.unit_type == "images")
+    assert image.tokens is None  # counted in images, not tokens
+
+
+def test_the_billing_summary_has_the_seeds_keys(venice, sandbox):
+    summary = venice.billing.get_billing_summary()
+    analytics = venice.billing.get_usage_analytics("30d")
+
+    assert summary["current_balance"] == Decimal(str(sandbox.usd_balance))
+    assert summary["total_spent"] == analytics.total_usd
+    assert summary["subscription_status"] == "active"
+
+
 def test_the_seeds_summaries_come_from_the_live_endpoints(venice, sandbox):
     by_model = venice.billing.get_usage_by_model()
     summary = venice.billing.get_billing_summary()

@@ -135,10 +135,10 @@ def test_the_seeds_documented_usage_runs_as_written(settings, sandbox):
     print(f"USD used: {usage.usd_used}")
 
     summary = client.account.get_account_summary()
-    print(f"Keys: {len(summary.keys)}")
+    print(f"Keys: {len(summary.api_keys)}")
 
     assert new_key.is_admin and new_key.secret
-    assert len(summary.keys) == len(keys) + 1
+    assert len(summary.api_keys) == len(keys) + 1
 
 
 def test_the_seeds_error_handling_still_catches_by_area(make_venice, sandbox):

@@ -76,7 +76,7 @@ def test_the_client_works_over_a_real_socket(served_sandbox):
     page = next(client.billing.iter_usage_history_csv(page_size=10))
     assert page.text.count("\n") == 11 and page.next_cursor
     summary = client.account.get_account_summary()
-    assert summary.errors == {} and len(summary.keys) == len(keys)
+    assert summary.errors == {} and len(summary.api_keys) == len(keys)
 
     with pytest.raises(ValidationError) as invalid:
         client.api_keys.create("x" * 65)

@@ -57,7 +57,7 @@ def test_a_key_parses_into_typed_values():
 
     assert key.id == "e28e82dc-9df2-4b47-b726-d0a222ef2ab5"
     assert key.api_key_type is APIKeyType.ADMIN and key.is_admin
-    assert key.permissions == ["admin"]
+    assert key.permissions == {"type": "ADMIN"}
     assert key.name == key.description == "Example API Key"
     assert key.last6 == "2V2jNW"
     assert key.created_at == datetime(2023, 10, 1, 12, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_a_key_without_limits_or_usage_has_none():
 
     assert key.consumption_limits.is_unlimited
     assert key.trailing_seven_days is None and key.current_period_usage is None
-    assert key.permissions == ["inference"]
+    assert key.permissions == {"type": "INFERENCE"}
 
 
 @pytest.mark.parametrize("field", ["id", "apiKeyType", "last6Chars", "createdAt", "limitPeriod"])

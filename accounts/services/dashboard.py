@@ -135,12 +135,12 @@ def dashboard_build(*, user, now: datetime | None = None) -> Dashboard:
         summary = AccountSummary(
             balance=None,
             rate_limits=None,
-            keys=None,
+            api_keys=None,
             usage=None,
             rate_limit_status=None,
             errors={
                 part: error
-                for part in ("balance", "rate_limits", "keys", "usage", "rate_limit_status")
+                for part in ("balance", "rate_limits", "api_keys", "usage", "rate_limit_status")
             },
         )
     return dashboard_from_summary(summary=summary, user=user, now=now)
@@ -219,11 +219,11 @@ def _runway_panel(summary: AccountSummary, now: datetime) -> RunwayPanel:
 
 
 def _key_counts_panel(summary: AccountSummary) -> KeyCountsPanel:
-    if summary.keys is None:
-        return KeyCountsPanel(error=_error(summary, "keys"))
-    counts = Counter(key.api_key_type.value for key in summary.keys)
+    if summary.api_keys is None:
+        return KeyCountsPanel(error=_error(summary, "api_keys"))
+    counts = Counter(key.api_key_type.value for key in summary.api_keys)
     return KeyCountsPanel(
-        total=len(summary.keys),
+        total=len(summary.api_keys),
         by_type={kind.value: counts.get(kind.value, 0) for kind in APIKeyType},
     )
 
@@ -288,10 +288,10 @@ _LEVEL_ORDER = {"danger": 0, "warn": 1, "info": 2}
 def _attention_panel(
     summary: AccountSummary, now: datetime, open_rotations: dict[str, Rotation]
 ) -> AttentionPanel:
-    if summary.keys is None:
-        return AttentionPanel(error=_error(summary, "keys"))
+    if summary.api_keys is None:
+        return AttentionPanel(error=_error(summary, "api_keys"))
     items = []
-    for key in summary.keys:
+    for key in summary.api_keys:
         reasons = key_attention_reasons(key, now, open_rotations.get(key.id))
         if reasons:
             items.append(AttentionItem(key=key, reasons=reasons))

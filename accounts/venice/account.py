@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from accounts.venice.billing import usage_info
 from accounts.venice.errors import VeniceError
 from accounts.venice.types import APIKey, Balance, RateLimitLog, RateLimits, UsageAnalytics
 
@@ -20,27 +21,84 @@ if TYPE_CHECKING:
 SUMMARY_LOOKBACK = "7d"
 
 
+class _ReadsAsDict(Mapping):
+    """A typed result that also reads as the original SDK's dict (`result["status"]`,
+    `.get(...)`, `"key" in result`), for the SDK's calls documented as returning one."""
+
+    def _as_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, name: str) -> Any:
+        return self._as_dict()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._as_dict())
+
+    def __len__(self) -> int:
+        return len(self._as_dict())
+
+
 @dataclass(frozen=True)
-class RateLimitStatus:
+class RateLimitStatus(_ReadsAsDict):
+    """The calling key's rate-limit standing. Also the SDK's dict: every attribute below, and
+    `message`, under its own name (the same value either way)."""
+
     access_permitted: bool
     tier_id: str
     next_epoch_begins: datetime | None
     violations_last_24h: int
     last_violation: RateLimitLog | None
     status: str  # "ok", "warning" (violations in the last 24 h) or "blocked" (no access)
+    # The request budget Venice's rate-limit headers reported (`RateLimits.current_usage`).
+    current_usage: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """`status` in a sentence."""
+        if self.status == "blocked":
+            return "Venice does not permit this key to consume: add USD or DIEM, or check the key."
+        last = self.last_violation
+        if self.status == "warning" and last is not None:
+            return (
+                f"{self.violations_last_24h} rate limit(s) exceeded in the last 24 hours; "
+                f"the last: {last.error_type} on {last.model_id} "
+                f"at {last.timestamp:%Y-%m-%d %H:%M} UTC."
+            )
+        return "No rate limit exceeded in the last 24 hours."
+
+    def _as_dict(self) -> dict[str, Any]:
+        names = [item.name for item in fields(self)] + ["message"]
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True)
-class AccountSummary:
+class AccountSummary(_ReadsAsDict):
     """Everything the dashboard shows, fetched concurrently. A part whose call failed is None
-    and its error is in `errors` under the part's name, so one failure blanks one panel."""
+    and its error is in `errors` under the part's name, so one failure blanks one panel.
+
+    Also the SDK's dict, whose keys are the parts that did not fail: "api_keys" (the tuple of
+    `APIKey`), "usage" (`UsageInfo.as_sdk_dict()` of these 7 days and the balance: note that
+    `summary["usage"]` is that dict while `summary.usage` is the analytics), "rate_limits",
+    "balance", "rate_limit_status", and always "errors"."""
 
     balance: Balance | None
     rate_limits: RateLimits | None
-    keys: tuple[APIKey, ...] | None
+    api_keys: tuple[APIKey, ...] | None
     usage: UsageAnalytics | None  # the last 7 days
     rate_limit_status: RateLimitStatus | None
     errors: dict[str, VeniceError] = field(default_factory=dict)
+
+    def _as_dict(self) -> dict[str, Any]:
+        parts: dict[str, Any] = {}
+        if self.api_keys is not None:
+            parts["api_keys"] = self.api_keys
+        if self.usage is not None and self.balance is not None:
+            parts["usage"] = usage_info(self.usage, self.balance).as_sdk_dict()
+        for name in ("rate_limits", "balance", "rate_limit_status"):
+            if getattr(self, name) is not None:
+                parts[name] = getattr(self, name)
+        parts["errors"] = self.errors
+        return parts
 
 
 def rate_limit_status(
@@ -63,6 +121,7 @@ def rate_limit_status(
         violations_last_24h=len(recent),
         last_violation=latest,
         status=status,
+        current_usage=limits.current_usage,
     )
 
 
@@ -113,13 +172,14 @@ class AccountManager:
 
     def get_account_summary(self) -> AccountSummary:
         """Balance, rate limits, keys, the last 7 days' usage and the rate-limit status, from
-        five calls run at once: it takes about as long as the slowest of them."""
+        five calls run at once: it takes about as long as the slowest of them. Typed
+        attributes for the portal; read as a dict, the SDK's summary (see AccountSummary)."""
         api_keys, billing = self._client.api_keys, self._client.billing
         results, errors = run_concurrently(
             {
                 "balance": billing.get_balance,
                 "rate_limits": api_keys.get_rate_limits,
-                "keys": api_keys.list,
+                "api_keys": api_keys.list,
                 "usage": lambda: billing.get_usage_analytics(SUMMARY_LOOKBACK),
                 "rate_limit_log": api_keys.get_rate_limits_log,
             }
@@ -131,11 +191,11 @@ class AccountManager:
         else:
             errors["rate_limit_status"] = errors.get("rate_limit_log") or errors["rate_limits"]
         errors.pop("rate_limit_log", None)
-        keys = results.get("keys")
+        keys = results.get("api_keys")
         return AccountSummary(
             balance=results.get("balance"),
             rate_limits=results.get("rate_limits"),
-            keys=tuple(keys) if keys is not None else None,
+            api_keys=tuple(keys) if keys is not None else None,
             usage=results.get("usage"),
             rate_limit_status=status,
             errors=errors,
@@ -143,7 +203,7 @@ class AccountManager:
 
     def check_rate_limit_status(self) -> RateLimitStatus:
         """The calling key's access, tier and recent violations, from the rate limits and their
-        log (fetched at once)."""
+        log (fetched at once). Also the SDK's dict: `status`, `message`, `current_usage`, ..."""
         api_keys = self._client.api_keys
         results, errors = run_concurrently(
             {"limits": api_keys.get_rate_limits, "log": api_keys.get_rate_limits_log}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,24 @@ from accounts.venice.types import (
 USAGE_HISTORY = "/billing/usage-history"
 _CHARSET = re.compile(r"charset=\"?([\w.-]+)", re.IGNORECASE)
 _FILENAME = re.compile(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)\"?", re.IGNORECASE)
+
+
+def usage_info(analytics: UsageAnalytics, balance: Balance) -> UsageInfo:
+    """The SDK's usage summary from one analytics window and the balance."""
+    days = [day.date for day in analytics.by_date]
+    start = datetime.combine(min(days), time(), UTC) if days else None
+    end = datetime.combine(max(days) + timedelta(days=1), time(), UTC) if days else None
+    return UsageInfo(
+        lookback=analytics.lookback,
+        usd_used=analytics.total_usd,
+        diem_used=analytics.total_diem,
+        usd_balance=balance.usd,
+        diem_balance=balance.diem,
+        diem_epoch_allocation=balance.diem_epoch_allocation,
+        by_model=analytics.by_model,
+        billing_period_start=start,
+        billing_period_end=end,
+    )
 
 
 class BillingAPI:
@@ -191,16 +209,7 @@ class BillingAPI:
     def get_usage(self, lookback: str = "30d") -> UsageInfo:
         """Spend over `lookback` and what is left. The original SDK read the sunset
         `/billing/usage`; this combines `/billing/balance` and `/billing/usage-analytics`."""
-        analytics = self.get_usage_analytics(lookback)
-        balance = self.get_balance()
-        return UsageInfo(
-            lookback=analytics.lookback,
-            usd_used=analytics.total_usd,
-            diem_used=analytics.total_diem,
-            usd_balance=balance.usd,
-            diem_balance=balance.diem,
-            diem_epoch_allocation=balance.diem_epoch_allocation,
-        )
+        return usage_info(self.get_usage_analytics(lookback), self.get_balance())
 
     @raises_in(BillingError)
     def get_usage_by_model(self, lookback: str = "30d") -> dict[str, ModelUsage]:
@@ -209,10 +218,17 @@ class BillingAPI:
 
     @raises_in(BillingError)
     def get_billing_summary(self, lookback: str = "30d") -> dict:
-        """The SDK's one-dict summary: balances, spend over `lookback`, spend by model."""
+        """The SDK's one-dict summary: balances, spend over `lookback`, spend by model.
+
+        The SDK's keys: `current_balance` (the USD balance), `total_spent` (USD spent over
+        `lookback`) and `subscription_status`: Venice's API has no subscriptions, so this is
+        "active" when Venice says the account may consume (`canConsume`), else "inactive"."""
         analytics = self.get_usage_analytics(lookback)
         balance = self.get_balance()
         return {
+            "current_balance": balance.usd,
+            "total_spent": analytics.total_usd,
+            "subscription_status": "active" if balance.can_consume else "inactive",
             "lookback": analytics.lookback,
             "can_consume": balance.can_consume,
             "consumption_currency": balance.consumption_currency,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from accounts.venice import parsing
 from accounts.venice.areas import raises_in
 from accounts.venice.errors import APIKeyError, NotFoundError
-from accounts.venice.transport import Transport, parse_body
+from accounts.venice.transport import Transport, parse_body, parse_reset
 from accounts.venice.types import (
     APIKey,
     APIKeyType,
@@ -31,17 +32,42 @@ class _Unset:
 
 UNSET = _Unset()  # "leave this field as it is" in update(); None means "clear it"
 
-# The original SDK's permission names, mapped to the API's key types.
-PERMISSION_TYPES = {"admin": APIKeyType.ADMIN, "inference": APIKeyType.INFERENCE}
-
 
 def _type_from_permissions(permissions: list[str]) -> APIKeyType:
-    unknown = [name for name in permissions if str(name).lower() not in PERMISSION_TYPES]
-    if unknown:
-        raise ValueError(f"unknown permissions {unknown}; use ['admin'] or ['inference']")
+    """The original SDK's `permissions` list, which Venice does not take: a key is ADMIN or
+    INFERENCE, nothing finer. `["admin"]` (in any case) asks for an ADMIN key; anything else
+    (`["read", "write"]`, `["inference"]`, `[]`) for an INFERENCE key."""
     if any(str(name).lower() == "admin" for name in permissions):
         return APIKeyType.ADMIN
     return APIKeyType.INFERENCE
+
+
+TYPE_IS_FIXED = (
+    "Venice cannot change a key's type (its permissions) after creation: PATCH /api_keys "
+    "takes no apiKeyType. Create a key of the other type, or rotate into one."
+)
+
+
+BUDGET_HEADERS = tuple(
+    f"x-ratelimit-{part}-{unit}"
+    for unit in ("requests", "tokens")
+    for part in ("limit", "remaining", "reset")
+)
+
+
+def _request_budget(headers: dict[str, str]) -> dict[str, int]:
+    """{"requests": used, "requests_remaining": n, "requests_limit": n} (and "tokens..." alike)
+    from Venice's x-ratelimit-* headers; a unit whose headers are missing or not whole
+    numbers is left out rather than guessed."""
+    budget: dict[str, int] = {}
+    for unit in ("requests", "tokens"):
+        limit = headers.get(f"x-ratelimit-limit-{unit}", "").strip()
+        remaining = headers.get(f"x-ratelimit-remaining-{unit}", "").strip()
+        if limit.isdigit() and remaining.isdigit():
+            budget[unit] = max(int(limit) - int(remaining), 0)
+            budget[f"{unit}_remaining"] = int(remaining)
+            budget[f"{unit}_limit"] = int(limit)
+    return budget
 
 
 class APIKeysAPI:
@@ -90,11 +116,15 @@ class APIKeysAPI:
         expires_at: datetime | date | None = None,
         name: str | None = None,
         permissions: list[str] | None = None,
+        expires_in_days: int | None = None,
     ) -> APIKey:
         """Create a key; the returned key carries its one-time `secret` (never cached).
 
-        `name` (the SDK's word for the description) and `permissions=["admin"]` (an ADMIN
-        key; `["inference"]` an INFERENCE one) keep the original SDK's calls working.
+        The original SDK's call `create(name, permissions=None, expires_in_days=None)` works
+        as written: `name` is the SDK's word for the description; `permissions` is not sent
+        (Venice has none) but `["admin"]` makes an ADMIN key and any other list an INFERENCE
+        one; `expires_in_days`, which the SDK ignored, is sent as `expiresAt` that many days
+        from now (Venice supports expiry).
         `expires_at` is a date (`YYYY-MM-DD`) or an aware datetime (sent as UTC with
         milliseconds); None means the key does not expire. The answer has no `createdAt`, so
         `created_at` is None unless Venice sends one, and `last6` comes from the secret.
@@ -111,6 +141,11 @@ class APIKeysAPI:
         text = description if description is not None else name
         if text is None:
             raise ValueError("create() needs a description (or the SDK's name=)")
+        if expires_in_days is not None:
+            if expires_at is not None:
+                raise ValueError("give expires_at or expires_in_days, not both")
+            now = datetime.fromtimestamp(self._transport.clock(), UTC)
+            expires_at = now + timedelta(days=expires_in_days)
         key_type = APIKeyType(api_key_type)
         if permissions is not None:
             from_permissions = _type_from_permissions(permissions)
@@ -144,15 +179,27 @@ class APIKeysAPI:
         consumption_limits: ConsumptionLimits | _Unset = UNSET,
         limit_period: LimitPeriod | _Unset = UNSET,
         model_privacy: ModelPrivacy | _Unset = UNSET,
+        name: str | _Unset = UNSET,
+        permissions: list[str] | None = None,
     ) -> APIKey:
         """Change a key with PATCH (the original SDK said "not supported"; Venice supports it).
 
         Only the fields given are sent. `expires_at=None` removes the expiry;
         `ConsumptionLimits()` (both None) removes the caps. A 404 raises `NotFoundError`.
         Retried like a GET on transient failures: sending the same values twice is harmless.
+
+        The SDK's `update(key_id, name=None, permissions=None)` works: `name` is the
+        description. `permissions` would change the key's type, which Venice cannot do: any
+        list raises `APIKeyError` before anything is sent (the SDK's own example catches it).
         """
         if not key_id:
             raise ValueError("update() needs a key id")
+        if permissions is not None:
+            raise APIKeyError(TYPE_IS_FIXED)
+        if not isinstance(name, _Unset):
+            if not isinstance(description, _Unset) and description != name:
+                raise ValueError("give description or name (the same thing), not both")
+            description = name
         body: dict[str, Any] = {"id": key_id}
         if not isinstance(description, _Unset):
             body["description"] = description
@@ -188,8 +235,20 @@ class APIKeysAPI:
     @raises_in(APIKeyError)
     def get_rate_limits(self) -> RateLimits:
         """The calling key's tier, balances and per-model limits (per minute and per day, as
-        Venice reports them; the original SDK estimated hourly limits instead)."""
-        return self._transport.get("/api_keys/rate_limits", parsing.parse_rate_limits)
+        Venice reports them; the original SDK estimated hourly limits instead), with the
+        request budget Venice's rate-limit headers reported on the answer (`current_usage`,
+        `reset_time`)."""
+        return self._transport.get(
+            "/api_keys/rate_limits", self._parse_rate_limits, headers=BUDGET_HEADERS
+        )
+
+    def _parse_rate_limits(self, body: Any, headers: dict[str, str]) -> RateLimits:
+        reset = headers.get("x-ratelimit-reset-requests")
+        return replace(
+            parsing.parse_rate_limits(body),
+            current_usage=_request_budget(headers),
+            reset_time=parse_reset(reset, self._transport.clock()),
+        )
 
     @raises_in(APIKeyError)
     def get_rate_limits_log(self, limit: int | None = None) -> list[RateLimitLog]:

@@ -269,6 +269,15 @@ def error_for_exception(
     return UpstreamUnavailableError(f"Calling Venice failed ({endpoint}): {exc}", request_sent=True)
 
 
+def _parse_stored(parser: Callable[..., T], stored: Any, headers: tuple[str, ...]) -> T:
+    """A body (or, when `headers` are wanted, the body with its headers) through its parser."""
+    if not headers:
+        return parser(stored)
+    if not isinstance(stored, Mapping) or set(stored) != {"body", "headers"}:
+        raise ResponseFormatError("a stored answer without its headers")
+    return parser(stored["body"], stored["headers"])
+
+
 # --- the transport ----------------------------------------------------------------------------
 
 
@@ -402,26 +411,39 @@ class Transport:
     def get(
         self,
         path: str,
-        parser: Callable[[Any], T],
+        parser: Callable[..., T],
         *,
         params: Mapping[str, Any] | None = None,
         cache: bool = True,
+        headers: tuple[str, ...] = (),
     ) -> T:
-        """GET and parse, through the cache when `cache` (a hit makes no request)."""
+        """GET and parse, through the cache when `cache` (a hit makes no request).
+
+        `headers` names response headers (lower case) the parser needs too: it is then called
+        as `parser(body, {name: value})`, and the cache keeps them with the body."""
         endpoint = f"GET {path}"
         key = self.cache.key(path, params) if cache and self.cache.enabled else None
         if key is not None:
-            body = self.cache.get(key)
-            if body is not None:
+            stored = self.cache.get(key)
+            if stored is not None:
                 try:
-                    return parser(body)
+                    return _parse_stored(parser, stored, headers)
                 except ResponseFormatError:
                     pass  # stored by an older release with another idea of the format
         response = self.request("GET", path, params=params)
         body = decode_json(response, endpoint)
-        result = parse_body(parser, body, endpoint, response.status_code)
+        stored = body
+        if headers:
+            kept = {name: response.headers[name] for name in headers if name in response.headers}
+            stored = {"body": body, "headers": kept}
+        result = parse_body(
+            lambda value: _parse_stored(parser, value, headers),
+            stored,
+            endpoint,
+            response.status_code,
+        )
         if key is not None:
-            self.cache.set(key, body)
+            self.cache.set(key, stored)
         return result
 
     def mutate(
