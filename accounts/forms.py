@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import DecimalValidator
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome
@@ -82,16 +83,22 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
-def _limit_field(label: str, decimal_places: int) -> forms.DecimalField:
+def _limit_field(label: str) -> forms.DecimalField:
+    # No decimal_places here: the places a person may type are checked only for a value they
+    # changed (see _KeySettingsForm._clean_limit), so a limit set more precisely elsewhere
+    # (Venice's own UI, the API) does not make the key impossible to edit.
     return forms.DecimalField(
         label=label,
         required=False,
         min_value=Decimal(0),
         max_value=LIMIT_MAX,
-        decimal_places=decimal_places,
         help_text="Empty means no limit.",
         widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
     )
+
+
+# The decimals a person may type for each currency's limit.
+LIMIT_DECIMAL_PLACES = {"usd_limit": 2, "diem_limit": 4}
 
 
 class _KeySettingsForm(forms.Form):
@@ -103,8 +110,8 @@ class _KeySettingsForm(forms.Form):
         help_text="1 to 64 characters; shown in lists and usage reports.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
-    usd_limit = _limit_field("USD limit", 2)
-    diem_limit = _limit_field("DIEM limit", 4)
+    usd_limit = _limit_field("USD limit")
+    diem_limit = _limit_field("DIEM limit")
     limit_period = forms.ChoiceField(
         label="Limit period",
         choices=LIMIT_PERIOD_CHOICES,
@@ -123,6 +130,18 @@ class _KeySettingsForm(forms.Form):
         widget=DateTimeLocalInput(),
         help_text="Empty means the key never expires.",
     )
+
+    def clean_usd_limit(self):
+        return self._clean_limit("usd_limit")
+
+    def clean_diem_limit(self):
+        return self._clean_limit("diem_limit")
+
+    def _clean_limit(self, name: str):
+        value = self.cleaned_data[name]
+        if value is not None and name in self.changed_data:
+            DecimalValidator(max_digits=None, decimal_places=LIMIT_DECIMAL_PLACES[name])(value)
+        return value
 
     def clean_expires_at(self):
         value = self.cleaned_data["expires_at"]

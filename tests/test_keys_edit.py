@@ -233,3 +233,36 @@ def test_a_change_made_elsewhere_meanwhile_is_not_overwritten(
     key = client.get(f"/keys/{inference_key_id}/").content.decode()
     assert "Production backend (EU)" in key
     assert AuditEvent.objects.get().changes == {"consumption_limits.usd": ["500", "600"]}
+
+
+def test_a_limit_with_more_decimals_than_the_form_allows_does_not_block_other_changes(
+    client, admin_user, sandbox, shared_venice
+):
+    from decimal import Decimal
+
+    from accounts.venice import ConsumptionLimits
+
+    key = shared_venice.api_keys.create(
+        "Precise", consumption_limits=ConsumptionLimits(usd=Decimal("12.345"))
+    )
+    client.force_login(admin_user)
+    posted = {**_shown(client, key.id), "description": "Precise (renamed)"}
+    assert posted["usd_limit"] == "12.345"
+
+    response = client.post(_url(key.id), posted)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert _patches(sandbox)[-1].json == {"id": key.id, "description": "Precise (renamed)"}
+    assert sandbox.find_key(key.id).description == "Precise (renamed)"
+
+
+def test_a_changed_limit_is_still_held_to_the_forms_decimals(
+    client, admin_user, sandbox, inference_key_id
+):
+    client.force_login(admin_user)
+    response = client.post(
+        _url(inference_key_id), {**_shown(client, inference_key_id), "usd_limit": "1.234"}
+    )
+    assert response.status_code == 200
+    assert "Ensure that there are no more than 2 decimal places." in response.content.decode()
+    assert not _patches(sandbox)

@@ -158,6 +158,8 @@ def test_htmx_create_answers_a_fragment_and_moves_the_address_to_the_key(
         ("usd_limit", "-1", "greater than or equal to 0"),
         ("diem_limit", "10000000000", "less than or equal to 9999999999"),
         ("usd_limit", "lots", "Enter a number"),
+        ("usd_limit", "1.234", "no more than 2 decimal places"),
+        ("diem_limit", "1.23456", "no more than 4 decimal places"),
         ("limit_period", "WEEKLY", "Select a valid choice"),
         ("model_privacy", "NONE", "Select a valid choice"),
         ("api_key_type", "ROOT", "Select a valid choice"),
