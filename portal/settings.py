@@ -35,6 +35,20 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
 
 
+def env_secret(name: str) -> str:
+    """A secret from the environment, without the whitespace a file-made secret (a Kubernetes
+    secret, `$(cat key)`) often ends with. Whitespace or control characters inside it stop
+    the portal: sent in an HTTP header they fail every request, and the error names the
+    value. The message never shows it."""
+    value = os.environ.get(name, "").strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ImproperlyConfigured(
+            f"{name} contains whitespace or control characters inside it: check how the secret "
+            "was made (its value is not shown)."
+        )
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -52,7 +66,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver
 # --- Venice -----------------------------------------------------------------------------------
 # An admin key, read from the environment only: never stored, logged or rendered.
 # Unset means the portal talks to the embedded sandbox (accounts/sandbox/).
-VENICE_API_KEY = env_str("VENICE_API_KEY")
+VENICE_API_KEY = env_secret("VENICE_API_KEY")
 VENICE_API_BASE = env_str("VENICE_API_BASE", "https://api.venice.ai/api/v1")
 VENICE_SANDBOX = not VENICE_API_KEY
 # Where `make run` keeps the sandbox account between restarts; empty keeps it in memory only.

@@ -41,3 +41,25 @@ def test_a_malformed_boolean_setting_is_named_in_the_error():
     result = _manage("check", DJANGO_DEBUG="maybe")
     assert result.returncode != 0
     assert "DJANGO_DEBUG must be" in result.stderr
+
+
+def _venice_key_as_loaded(value: str):
+    return _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(repr(settings.VENICE_API_KEY[-3:]))",
+        VENICE_API_KEY=value,
+    )
+
+
+def test_an_admin_key_with_a_trailing_newline_is_read_without_it():
+    result = _venice_key_as_loaded("sk-from-a-file-abc\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "'abc'"
+
+
+def test_an_admin_key_with_whitespace_inside_stops_the_portal_without_showing_it():
+    result = _venice_key_as_loaded("sk-from-a-file\nabc-secret-part")
+    assert result.returncode != 0
+    assert "VENICE_API_KEY contains whitespace or control characters" in result.stderr
+    assert "secret-part" not in result.stderr + result.stdout

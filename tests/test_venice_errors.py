@@ -165,3 +165,35 @@ def test_every_error_is_a_venice_error_with_a_user_message(venice, sandbox):
 
 def test_the_sandbox_base_url_is_never_reached_over_the_network(venice):
     assert venice.base_url == SANDBOX_BASE_URL.rstrip("/")
+
+
+SECRET_WITH_NEWLINE = "sk-live-secret-value-0123456789\n"
+
+
+def test_a_key_an_http_header_cannot_carry_is_an_error_that_never_shows_it(
+    make_venice, sandbox, caplog
+):
+    venice = make_venice(sandbox=sandbox, api_key=SECRET_WITH_NEWLINE)
+    caplog.set_level("DEBUG")
+    with pytest.raises(UnauthorizedError) as caught:
+        venice.api_keys.list()
+    error = caught.value
+    shown = " ".join([str(error), error.user_message, repr(error), caplog.text])
+    assert "secret-value" not in shown and "Bearer" not in shown
+    assert "cannot be sent" in error.message
+    assert error.__cause__ is None and error.__suppress_context__  # no traceback prints it
+    assert not sandbox.received  # never left the machine
+
+
+def test_any_exception_while_sending_becomes_a_venice_error_without_its_text(make_venice, sandbox):
+    venice = make_venice()
+    # A transport adapter that raises something requests does not wrap.
+    venice.transport.session.get_adapter(venice.base_url).send = _raises_with_secret_text
+    with pytest.raises(VeniceError) as caught:
+        venice.api_keys.list()
+    assert "hunter2" not in str(caught.value) + caught.value.user_message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def _raises_with_secret_text(request, **kwargs):
+    raise RuntimeError(f"boom with {request.headers['Authorization']} hunter2")

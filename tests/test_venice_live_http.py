@@ -93,3 +93,12 @@ def test_a_wrong_key_over_a_real_socket_is_unauthorized(served_sandbox):
 
     with pytest.raises(UnauthorizedError):
         client.billing.get_balance()
+
+
+def test_a_key_ending_in_a_newline_fails_cleanly_over_a_real_socket(served_sandbox, caplog):
+    base_url, admin_key = served_sandbox
+    client = VeniceClient(api_key=admin_key + "\n", base_url=base_url, cache_ttl=0)
+    caplog.set_level("DEBUG")
+    with pytest.raises(UnauthorizedError) as caught:
+        client.api_keys.list()
+    assert admin_key not in str(caught.value) + caught.value.user_message + caplog.text

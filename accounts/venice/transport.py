@@ -47,6 +47,19 @@ ADMIN_KEY_REQUIRED = (
 )
 
 
+KEY_CANNOT_BE_SENT = (
+    "The portal's API key cannot be sent: it contains whitespace or control characters, which "
+    "an HTTP header cannot carry."
+)
+# Characters no header value may hold; http.client's refusal would quote the whole header.
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
+
+
+class UnsendableKeyError(ValueError):
+    """The key holds characters an HTTP header cannot carry (raised before anything is sent;
+    the message never holds the key)."""
+
+
 class BearerAuth(requests.auth.AuthBase):
     """Adds the key to each request; its repr never shows it."""
 
@@ -54,6 +67,8 @@ class BearerAuth(requests.auth.AuthBase):
         self._api_key = api_key
 
     def __call__(self, request):
+        if _UNSENDABLE.search(self._api_key):
+            raise UnsendableKeyError(KEY_CANNOT_BE_SENT)
         request.headers["Authorization"] = f"Bearer {self._api_key}"
         return request
 
@@ -266,7 +281,10 @@ def error_for_exception(
             f"The connection to Venice dropped before it answered ({endpoint}).",
             request_sent=True,
         )
-    return UpstreamUnavailableError(f"Calling Venice failed ({endpoint}): {exc}", request_sent=True)
+    # Only the kind: the text of other errors (InvalidHeader, ...) may quote a header value.
+    return UpstreamUnavailableError(
+        f"Calling Venice failed ({endpoint}): {type(exc).__name__}.", request_sent=True
+    )
 
 
 def _parse_stored(parser: Callable[..., T], stored: Any, headers: tuple[str, ...]) -> T:
@@ -370,10 +388,26 @@ class Transport:
                     timeout=self.timeouts,
                     allow_redirects=False,
                 )
+            except UnsendableKeyError:
+                self.breaker.release(ticket)  # not Venice's doing, and retrying cannot help
+                raise UnauthorizedError(KEY_CANNOT_BE_SENT) from None
             except requests.RequestException as exc:
                 self.breaker.failed(ticket)
                 error = error_for_exception(exc, endpoint, self.timeouts)
-                error.__cause__ = exc
+                if isinstance(exc, requests.Timeout | requests.ConnectionError):
+                    error.__cause__ = exc  # their text names the host, never a header
+                else:
+                    error.__suppress_context__ = True
+            except Exception as exc:
+                # Anything else raised while sending (http.client's ValueError for a header
+                # it refuses, a bug in an adapter): its text may hold the Authorization
+                # header, so only its kind goes on, into the client's own error family.
+                self.breaker.release(ticket)
+                logger.error("Sending %s failed before an answer: %s", endpoint, type(exc).__name__)
+                raise UpstreamUnavailableError(
+                    f"Calling Venice failed ({endpoint}): {type(exc).__name__}.",
+                    request_sent=True,
+                ) from None
             except BaseException:
                 self.breaker.release(ticket)  # not Venice's doing: give the slot back
                 raise
