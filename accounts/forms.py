@@ -75,6 +75,34 @@ _SUBMISSION_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # A browser date picker; Django copies a widget into each field that uses it.
 _DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
+# Every date a form accepts lies in this range: Venice and the portal have nothing before it,
+# and a date near year 9999 overflows the day arithmetic of ranges ("to" is inclusive).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+DATE_OUT_OF_RANGE = f"Enter a date between {EARLIEST_DATE:%Y-%m-%d} and {LATEST_DATE:%Y-%m-%d}."
+
+
+def _check_date_in_range(value: date | datetime | None) -> None:
+    day = value.date() if isinstance(value, datetime) else value
+    if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise forms.ValidationError(DATE_OUT_OF_RANGE, code="date_out_of_range")
+
+
+class BoundedDateField(forms.DateField):
+    """A date within EARLIEST_DATE..LATEST_DATE, picked with the browser's date input."""
+
+    default_validators = [_check_date_in_range]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", _DATE_INPUT)
+        super().__init__(**kwargs)
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """A date and time (UTC) within EARLIEST_DATE..LATEST_DATE."""
+
+    default_validators = [_check_date_in_range]
+
 
 class DateTimeLocalInput(forms.DateTimeInput):
     input_type = "datetime-local"
@@ -124,6 +152,7 @@ class _KeySettingsForm(forms.Form):
         initial=ModelPrivacy.ALL.value,
         help_text="Which models the key may call, by privacy tier.",
     )
+    # Range-checked in clean_expires_at, only when changed: a key may already hold any expiry.
     expires_at = forms.DateTimeField(
         label="Expires (UTC)",
         required=False,
@@ -145,8 +174,10 @@ class _KeySettingsForm(forms.Form):
 
     def clean_expires_at(self):
         value = self.cleaned_data["expires_at"]
-        if value is not None and "expires_at" in self.changed_data and value <= timezone.now():
-            raise forms.ValidationError(EXPIRY_NOT_IN_FUTURE)
+        if value is not None and "expires_at" in self.changed_data:
+            _check_date_in_range(value)
+            if value <= timezone.now():
+                raise forms.ValidationError(EXPIRY_NOT_IN_FUTURE)
         return value
 
     def settings(self) -> dict:
@@ -388,12 +419,12 @@ class AuditFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *AuditOutcome.choices], label="Outcome"
     )
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         required=False,
         label="From",
         widget=_DATE_INPUT,
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         required=False,
         label="To",
         widget=_DATE_INPUT,
@@ -465,7 +496,7 @@ class RotationForm(forms.Form):
         help_text="Time to move whatever uses the old key to the new one. Venice stops the old "
         "key when the grace period ends, and the portal deletes it.",
     )
-    grace_ends_at = forms.DateTimeField(
+    grace_ends_at = BoundedDateTimeField(
         label="Grace period ends (UTC)",
         required=False,
         widget=DateTimeLocalInput(),
@@ -475,7 +506,7 @@ class RotationForm(forms.Form):
     new_expiry = forms.ChoiceField(
         label="The new key expires", widget=forms.RadioSelect, required=False
     )
-    new_expires_at = forms.DateTimeField(
+    new_expires_at = BoundedDateTimeField(
         label="New key expires on (UTC)",
         required=False,
         widget=DateTimeLocalInput(),
@@ -583,8 +614,8 @@ class UsagePeriodForm(forms.Form):
 
     # Only ever set by the period links; anything else falls back to the default period.
     period = forms.CharField(required=False, max_length=8)
-    start = forms.DateField(required=False, widget=_DATE_INPUT, label="From")
-    end = forms.DateField(required=False, widget=_DATE_INPUT, label="To")
+    start = BoundedDateField(required=False, label="From")
+    end = BoundedDateField(required=False, label="To")
 
     def clean_period(self) -> str:
         value = self.cleaned_data["period"]
@@ -631,8 +662,8 @@ class UsageHistoryFilterForm(forms.Form):
     included, so the upstream's exclusive `endTimestamp` is the next midnight."""
 
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, required=False)
-    start = forms.DateField(required=False, widget=_DATE_INPUT, label="From")
-    end = forms.DateField(required=False, widget=_DATE_INPUT, label="To (inclusive)")
+    start = BoundedDateField(required=False, label="From")
+    end = BoundedDateField(required=False, label="To (inclusive)")
 
     def clean(self):
         data = super().clean()

@@ -217,3 +217,11 @@ def test_an_unknown_period_falls_back_to_thirty_days(finance_client):
     page = _get(finance_client, period="5d")
     assert 'aria-current="page">Last 30 days</a>' in page
     assert "field--error" not in page
+
+
+def test_a_period_date_out_of_range_is_a_field_error_not_a_crash(client, finance_user):
+    from accounts.forms import DATE_OUT_OF_RANGE
+
+    client.force_login(finance_user)
+    response = client.get(reverse("billing:overview") + "?start=0001-01-01&end=2026-01-01")
+    assert DATE_OUT_OF_RANGE in html.unescape(response.content.decode())

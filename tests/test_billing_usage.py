@@ -203,3 +203,19 @@ def test_a_failed_load_more_offers_to_try_the_same_page_again(finance_client, sa
     assert "Try again in a minute" in fragment
     retry = re.search(r'href="([^"]+)" hx-get="[^"]+"[^>]*>Try again</a>', fragment).group(1)
     assert html.unescape(retry) == url
+
+
+@pytest.mark.parametrize("query", ["end=9999-12-31", "start=0001-01-01"])
+def test_a_date_out_of_range_is_a_field_error_not_a_crash(finance_client, sandbox, query):
+    from accounts.forms import DATE_OUT_OF_RANGE
+
+    response = finance_client.get(f"{reverse('billing:usage')}?{query}")
+    assert response.status_code == 200
+    field = query.split("=")[0]
+    assert re.search(
+        rf'<div class="field field--error">\s*<label for="id_{field}">.*?'
+        + re.escape(html.escape(DATE_OUT_OF_RANGE)),
+        response.content.decode(),
+        re.S,
+    )
+    assert not _history_requests(sandbox)

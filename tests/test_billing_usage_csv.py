@@ -174,3 +174,13 @@ def test_invalid_filters_export_nothing(finance_client, sandbox):
     assert b"field--error" in response.content
     assert not [r for r in sandbox.received if r.path == HISTORY]
     assert not AuditEvent.objects.exists()
+
+
+def test_an_export_that_cannot_start_is_refused_and_not_recorded(client, finance_user):
+    from accounts.forms import DATE_OUT_OF_RANGE
+
+    client.force_login(finance_user)
+    response = client.get(reverse("billing:usage_csv") + "?end=9999-12-31")
+    assert response.status_code == 400
+    assert DATE_OUT_OF_RANGE in response.content.decode()
+    assert not AuditEvent.objects.filter(action=AuditAction.BILLING_USAGE_EXPORTED).exists()

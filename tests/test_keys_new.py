@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from accounts.forms import EXPIRY_NOT_IN_FUTURE
+from accounts.forms import DATE_OUT_OF_RANGE, EXPIRY_NOT_IN_FUTURE
 from accounts.models import AuditAction, AuditEvent, AuditOutcome
 from accounts.services.keys import ADMIN_KEYS_REFUSED
 
@@ -164,6 +164,7 @@ def test_htmx_create_answers_a_fragment_and_moves_the_address_to_the_key(
         ("model_privacy", "NONE", "Select a valid choice"),
         ("api_key_type", "ROOT", "Select a valid choice"),
         ("expires_at", "2020-01-01T00:00", EXPIRY_NOT_IN_FUTURE),
+        ("expires_at", "9999-12-31T23:59", DATE_OUT_OF_RANGE),
     ],
 )
 def test_invalid_input_is_refused_next_to_its_field_and_nothing_is_sent(

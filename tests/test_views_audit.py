@@ -265,3 +265,23 @@ def test_detail_of_a_pending_record_says_it_is_not_sealed_yet(signed_in):
     body = signed_in.get(reverse("audit:detail", args=[event.pk])).content.decode()
     assert "pending" in body
     assert "join the chain when they are finished" in body
+
+
+@pytest.mark.parametrize("query", ["date_to=9999-12-31", "date_from=0001-01-01"])
+def test_a_date_out_of_range_is_a_field_error_not_a_crash(client, auditor, query):
+    from accounts.forms import DATE_OUT_OF_RANGE
+
+    client.force_login(auditor)
+    response = client.get(f"/audit/?{query}")
+    assert response.status_code == 200
+    assert response.context["form"].errors[query.split("=")[0]] == [DATE_OUT_OF_RANGE]
+
+
+def test_an_export_that_cannot_start_is_not_recorded(client, auditor):
+    from accounts.forms import DATE_OUT_OF_RANGE
+
+    client.force_login(auditor)
+    response = client.get("/audit.csv?date_to=9999-12-31")
+    assert response.status_code == 400
+    assert DATE_OUT_OF_RANGE in response.content.decode()
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
