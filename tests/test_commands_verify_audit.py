@@ -1,4 +1,4 @@
-"""manage.py verify_audit: the hash chain holds, or the first broken record is named."""
+"""manage.py verify_audit: the hash chain holds, or every broken record is named."""
 
 from io import StringIO
 
@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditAction
+from accounts.selectors.audit import audit_chain_verify
 from accounts.services.audit import audit_context_for_command, audit_log
 from tests.factories import AuditEventFactory
 
@@ -41,7 +42,7 @@ def test_edited_row_is_named(chain, raw_sql, without_audit_trigger):
         "UPDATE accounts_auditevent SET key_description = 'innocent' WHERE id = %s",
         [chain[2].pk],
     )
-    with pytest.raises(CommandError, match=rf"broken at record #{chain[2].pk} \(sequence 3") as err:
+    with pytest.raises(CommandError, match=rf"record #{chain[2].pk} \(sequence 3") as err:
         verify()
     assert "changed after sealing" in str(err.value)
     assert err.value.returncode == 1
@@ -75,6 +76,53 @@ def test_deleted_last_row_is_detected(chain, raw_sql, without_audit_trigger):
     raw_sql("DELETE FROM accounts_auditevent WHERE id = %s", [chain[4].pk])
     with pytest.raises(CommandError, match=r"the last 1 record\(s\) of the chain are missing"):
         verify()
+
+
+def test_every_broken_record_is_named_and_the_records_after_each_are_still_checked(
+    chain, raw_sql, without_audit_trigger
+):
+    second, fourth = chain[1], chain[3]
+    raw_sql(
+        "UPDATE accounts_auditevent SET key_description = 'innocent' WHERE id IN (%s, %s)",
+        [second.pk, fourth.pk],
+    )
+    with pytest.raises(CommandError) as err:
+        verify()
+    message = str(err.value)
+    assert err.value.returncode == 1
+    assert "broken in 2 places (5 sealed records checked)" in message
+    assert f"record #{second.pk} (sequence 2, key.updated, " in message
+    assert f"record #{fourth.pk} (sequence 4, key.updated, " in message
+    assert message.count("changed after sealing") == 2
+    # Re-synchronised on each broken record: the ones after it were checked and fit.
+    report = audit_chain_verify()
+    assert [(b.record_id, b.sequence) for b in report.breaks] == [(second.pk, 2), (fourth.pk, 4)]
+    assert (report.count, report.break_count) == (5, 2)
+
+
+def test_a_break_after_a_break_is_found_too(chain, raw_sql, without_audit_trigger):
+    raw_sql("UPDATE accounts_auditevent SET error = 'x' WHERE id = %s", [chain[1].pk])
+    raw_sql("DELETE FROM accounts_auditevent WHERE id = %s", [chain[3].pk])
+    report = audit_chain_verify()
+    assert [(b.record_id, b.problem) for b in report.breaks] == [
+        (chain[1].pk, "its content does not match its hash: it was changed after sealing"),
+        (chain[4].pk, "1 record(s) before it are missing (sequence 4 expected, 5 found)"),
+    ]
+    assert report.count == 4
+
+
+def test_a_long_list_of_broken_records_is_cut_short_and_says_how_many_more(
+    raw_sql, without_audit_trigger
+):
+    events = [AuditEventFactory() for _ in range(25)]
+    raw_sql("UPDATE accounts_auditevent SET key_description = 'innocent'")
+    with pytest.raises(CommandError) as err:
+        verify()
+    message = str(err.value)
+    assert "broken in 25 places (25 sealed records checked)" in message
+    assert f"record #{events[19].pk} (sequence 20," in message
+    assert f"record #{events[20].pk} (sequence 21," not in message
+    assert "... and 5 more." in message
 
 
 def test_records_written_by_the_services_verify(admin_user):
