@@ -1,14 +1,18 @@
 """manage.py verify_audit: the hash chain holds, or every broken record is named."""
 
+import threading
+from contextlib import contextmanager
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, connections
 
-from accounts.models import AuditAction
+from accounts.models import AuditAction, AuditChainHead
 from accounts.selectors.audit import audit_chain_verify
 from accounts.services.audit import audit_context_for_command, audit_log
 from tests.factories import AuditEventFactory
+from tests.fixtures.audit import postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +134,85 @@ def test_records_written_by_the_services_verify(admin_user):
     audit_log(context, action=AuditAction.AUDIT_EXPORTED, details={"filters": {"n": 1.0}})
     audit_log(context, action=AuditAction.BILLING_USAGE_EXPORTED, details={"rows": 3})
     assert "Audit chain intact: 2 records." in verify()
+
+
+@contextmanager
+def a_record_sealed_before_every_query():
+    """A busy portal, deterministically: before each query the block makes, another record is
+    written and sealed (on the same connection, so the order is exact)."""
+    context = audit_context_for_command(None, command="busy portal")
+    sealing = False
+
+    def seal_first(execute, sql, params, many, query_context):
+        nonlocal sealing
+        if not sealing:  # not before the writer's own queries
+            sealing = True
+            try:
+                audit_log(context, action=AuditAction.AUDIT_EXPORTED)
+            finally:
+                sealing = False
+        return execute(sql, params, many, query_context)
+
+    with connection.execute_wrapper(seal_first):
+        yield
+
+
+def test_records_sealed_while_verify_runs_are_not_reported_missing(chain):
+    with a_record_sealed_before_every_query():
+        output = verify()
+    assert "Audit chain intact" in output
+    # Records sealed after the run read the chain's head are left to the next run.
+    head = AuditChainHead.objects.get().sequence
+    checked = int(output.split("Audit chain intact: ")[1].split()[0])
+    assert 5 < checked < head
+    assert f"Audit chain intact: {head} records." in verify()
+
+
+def test_a_head_moved_back_over_sealed_records_is_detected(chain, raw_sql):
+    # A run reads the head first and leaves records beyond it to the next run; a head that
+    # was moved back by hand must not hide the records after it.
+    raw_sql(
+        "UPDATE accounts_auditchainhead SET sequence = 3, hash = %s WHERE id = 1", [chain[2].hash]
+    )
+    with pytest.raises(CommandError, match=rf"record #{chain[4].pk} \(sequence 5.*head"):
+        verify()
+
+
+@pytest.mark.django_db(transaction=True)
+@postgres_only
+def test_verify_says_intact_on_every_run_while_eight_writers_seal_records():
+    # Each writer has its own connection, like gunicorn workers, and seals as fast as the
+    # chain's lock lets it; verify runs meanwhile on the main connection.
+    context = audit_context_for_command(None, command="busy portal")
+    started, stop, errors = threading.Barrier(9), threading.Event(), []
+
+    def write():
+        try:
+            started.wait()
+            while not stop.is_set():
+                audit_log(context, action=AuditAction.AUDIT_EXPORTED)
+        except BaseException as error:  # noqa: BLE001 - reported to the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    writers = [threading.Thread(target=write) for _ in range(8)]
+    for writer in writers:
+        writer.start()
+    outputs = []
+    try:
+        started.wait()
+        for _ in range(20):
+            try:
+                outputs.append(verify())
+            except CommandError as error:
+                outputs.append(f"CommandError: {error}")
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+    assert errors == []
+    assert [output for output in outputs if "Audit chain intact" not in output] == []
+    # The writers were sealing throughout: the runs saw the chain grow.
+    lengths = [int(output.split("Audit chain intact: ")[1].split()[0]) for output in outputs]
+    assert lengths[0] < lengths[-1]

@@ -226,10 +226,12 @@ class ChainReport:
 
 
 def audit_chain_verify(*, chunk: int = 2000, keep: int = CHAIN_BREAKS_KEPT) -> ChainReport:
-    """Walk the chain in sealing order and report every record that does not fit.
+    """Walk the chain in sealing order, up to its head as it stood when the walk began, and
+    report every record that does not fit.
 
     After a broken record the walk re-synchronises on that record's own sequence and hash, so
-    one tampered record is reported once and every record after it is still checked."""
+    one tampered record is reported once and every record after it is still checked. Records
+    sealed while it runs are beyond the head it read: they are left to the next run."""
     breaks: list[ChainBreak] = []
     break_count = 0
 
@@ -239,9 +241,16 @@ def audit_chain_verify(*, chunk: int = 2000, keep: int = CHAIN_BREAKS_KEPT) -> C
         if len(breaks) < keep:
             breaks.append(ChainBreak(problem) if event is None else ChainBreak.at(event, problem))
 
+    # The head first. Sealing writes a record and the head in one transaction, so every
+    # record up to the head read here was committed before it, and the walk finds all of
+    # them without a snapshot. Read last, the head had moved on past records sealed during
+    # the walk, and a busy portal looked as if its newest records had been cut off.
+    head_sequence, head_hash = _chain_head()
     pending = AuditEvent.objects.filter(outcome=AuditOutcome.PENDING).count()
     expected_sequence, expected_previous, count = 1, GENESIS_HASH, 0
-    events = AuditEvent.objects.filter(sequence__isnull=False).order_by("sequence")
+    events = AuditEvent.objects.filter(
+        sequence__isnull=False, sequence__lte=head_sequence
+    ).order_by("sequence")
     last_sequence = 0
     while True:
         batch = list(events.filter(sequence__gt=last_sequence)[:chunk])
@@ -278,14 +287,24 @@ def audit_chain_verify(*, chunk: int = 2000, keep: int = CHAIN_BREAKS_KEPT) -> C
     )
     for event in unsealed.iterator():
         broken("it is finished but was never sealed", event)
-    head = AuditChainHead.objects.filter(pk=1).first()
-    head_sequence, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
     if (head_sequence, head_hash) != (last_checked, expected_previous):
         if head_sequence > last_checked:
             broken(f"the last {head_sequence - last_checked} record(s) of the chain are missing")
         else:
             broken("the chain's head does not match its last record")
+    # Records beyond the head are sealed later, so the head has moved past them by the time
+    # they can be read; one the head is behind now means the head was moved back by hand.
+    # (Its sequence first, then the head: in that order the head cannot lag legitimately.)
+    last = AuditEvent.objects.filter(sequence__gt=head_sequence).order_by("-sequence").first()
+    if last is not None and _chain_head()[0] < last.sequence:
+        broken("it lies beyond the chain's head: the head was moved back", last)
     return ChainReport(count, pending, tuple(breaks), break_count, expected_previous)
+
+
+def _chain_head() -> tuple[int, str]:
+    """The last sealed record's (sequence, hash), as AuditChainHead holds it."""
+    head = AuditChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
+    return head or (0, GENESIS_HASH)
 
 
 # --- drift ----------------------------------------------------------------------------------
