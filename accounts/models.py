@@ -174,6 +174,28 @@ def normalise_json(value) -> dict:
     return _canonical_json(json.loads(json.dumps(value or {}, cls=DjangoJSONEncoder)))
 
 
+def without_zone_id(address: str) -> str:
+    """An IPv6 address without its zone id ("fe80::1%eth0" -> "fe80::1"). The zone names an
+    interface of the machine that saw the address, means nothing anywhere else, and neither
+    Django's GenericIPAddressField nor PostgreSQL's inet keeps it."""
+    if ":" in address:
+        return address.partition("%")[0]
+    return address
+
+
+def _stored_ip(value: str | None) -> str | None:
+    """The address as AuditEvent.ip will hand it back: no zone id, and in the form the field
+    writes (compressed IPv6). Text that is no address is left for the field to refuse."""
+    if not value:
+        return None
+    text = without_zone_id(str(value).strip())
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    return AuditEvent._meta.get_field("ip").get_prep_value(text)
+
+
 def _canonical_ip(value: str | None) -> str | None:
     if not value:
         return None
@@ -389,9 +411,13 @@ class AuditEvent(models.Model):
     # --- append-only persistence ------------------------------------------------------------
 
     def _normalise(self) -> None:
-        # The values hashed must be the values the database will hand back.
+        # The values hashed must be the values the database will hand back. Every write passes
+        # here before it is hashed or compared with the stored record (an address kept with a
+        # zone id was hashed with it, stored without it, and its record failed verify_audit
+        # forever, or could not be finished).
         self.changes = normalise_json(self.changes)
         self.details = normalise_json(self.details)
+        self.ip = _stored_ip(self.ip)
         if self.time is None:
             self.time = timezone.now()
         if self.is_finished and self.completed_at is None:

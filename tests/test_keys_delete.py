@@ -1,6 +1,9 @@
 """/keys/<id>/delete/: a confirmation naming the key; ADMIN keys need their description typed."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.utils.html import escape
 
 from accounts.forms import CONFIRMATION_MISMATCH
@@ -123,3 +126,25 @@ def test_the_delete_page_of_a_rotations_replacement_says_to_abort_instead(
     assert response.status_code == 200
     assert "Abort that rotation on the old key" in response.content.decode()
     assert shared_venice.api_keys.get(rotation.new_key_id, fresh=True) is not None
+
+
+@pytest.mark.parametrize(
+    "client_address",
+    [{"REMOTE_ADDR": "fe80::1%eth0"}, {"HTTP_X_FORWARDED_FOR": "fe80::1%eth0"}],
+    ids=["remote-addr", "x-forwarded-for"],
+)
+def test_a_delete_from_an_ipv6_address_with_a_zone_id_is_finished_and_keeps_the_chain_intact(
+    client, admin_user, inference_key_id, client_address
+):
+    # A link-local client (or a proxy passing one on) names its interface after "%"; the
+    # zone means nothing off that machine and the database does not keep it, so it must not
+    # reach the hash either, or the record could never be finished nor verified.
+    client.force_login(admin_user)
+
+    client.post(_url(inference_key_id), **client_address)
+
+    record = AuditEvent.objects.get()
+    assert (record.outcome, record.ip) == (AuditOutcome.SUCCEEDED, "fe80::1")
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    assert "Audit chain intact: 1 records." in out.getvalue()

@@ -166,6 +166,15 @@ def test_context_from_request_takes_user_role_address_and_request_id(admin_user)
     )
 
 
+@pytest.mark.parametrize("header", ["REMOTE_ADDR", "HTTP_X_FORWARDED_FOR"])
+def test_context_from_request_drops_an_ipv6_zone_id(admin_user, header):
+    # "%eth0" names an interface of the machine that saw the address; it is no part of the
+    # client's address, and the audit record could not store it.
+    request = RequestFactory().get("/keys/", **{header: "fe80::1%eth0"})
+    request.user = admin_user
+    assert audit_context_from_request(request).ip == "fe80::1"
+
+
 def test_context_for_command_names_the_command():
     context = audit_context_for_command(None, command="reconcile_audit")
     assert context.user is None

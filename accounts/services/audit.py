@@ -29,7 +29,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AppendOnlyError, AuditAction, AuditEvent, AuditOutcome
+from accounts.models import (
+    AppendOnlyError,
+    AuditAction,
+    AuditEvent,
+    AuditOutcome,
+    without_zone_id,
+)
 from accounts.roles import role_of
 
 logger = logging.getLogger(__name__)
@@ -57,11 +63,12 @@ class AuditContext:
 
 def _client_ip(request) -> str | None:
     # The same precedence django-axes uses (settings.AXES_IPWARE_META_PRECEDENCE_ORDER): behind
-    # a proxy the client is the first address of X-Forwarded-For.
+    # a proxy the client is the first address of X-Forwarded-For. A link-local address may
+    # carry a zone id ("fe80::1%eth0"), which is dropped: the record cannot store it.
     order = getattr(settings, "AXES_IPWARE_META_PRECEDENCE_ORDER", ["REMOTE_ADDR"])
     for header in order:
         for candidate in request.META.get(header, "").split(","):
-            candidate = candidate.strip()
+            candidate = without_zone_id(candidate.strip())
             try:
                 return str(ipaddress.ip_address(candidate))
             except ValueError:
