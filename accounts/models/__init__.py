@@ -1,0 +1,54 @@
+"""Local records only: audit events, rotations and the portal's own records. Venice data stays
+in Venice. One module per area; everything is importable from `accounts.models`."""
+
+from accounts.models.access import PortalAccess
+from accounts.models.audit import (
+    APPEND_ONLY_BULK_CREATE,
+    APPEND_ONLY_DELETE,
+    APPEND_ONLY_FINISHED,
+    APPEND_ONLY_IDENTITY,
+    APPEND_ONLY_UPDATE,
+    GENESIS_HASH,
+    HASH_VERSION,
+    PENDING_MUTABLE_FIELDS,
+    AppendOnlyError,
+    AuditAction,
+    AuditChainHead,
+    AuditEvent,
+    AuditEventQuerySet,
+    AuditOutcome,
+    normalise_json,
+    without_zone_id,
+)
+from accounts.models.rotation import (
+    ROTATION_OPEN_STATES,
+    ROTATION_STEP_LABELS,
+    Rotation,
+    RotationGrace,
+    RotationState,
+)
+
+__all__ = [
+    "APPEND_ONLY_BULK_CREATE",
+    "APPEND_ONLY_DELETE",
+    "APPEND_ONLY_FINISHED",
+    "APPEND_ONLY_IDENTITY",
+    "APPEND_ONLY_UPDATE",
+    "GENESIS_HASH",
+    "HASH_VERSION",
+    "PENDING_MUTABLE_FIELDS",
+    "ROTATION_OPEN_STATES",
+    "ROTATION_STEP_LABELS",
+    "AppendOnlyError",
+    "AuditAction",
+    "AuditChainHead",
+    "AuditEvent",
+    "AuditEventQuerySet",
+    "AuditOutcome",
+    "PortalAccess",
+    "Rotation",
+    "RotationGrace",
+    "RotationState",
+    "normalise_json",
+    "without_zone_id",
+]

@@ -1,0 +1,191 @@
+"""Key rotations: the workflow's memory between steps and between processes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class RotationState(models.TextChoices):
+    STARTED = "started", "Started"
+    REPLACEMENT_CREATED = "replacement_created", "Replacement created"
+    GRACE = "grace", "In grace period"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    ABORTED = "aborted", "Aborted"
+
+
+# A failed rotation stays open: it holds the key until someone resumes or aborts it, so a
+# second rotation cannot start next to a half-finished one.
+ROTATION_OPEN_STATES = (
+    RotationState.STARTED,
+    RotationState.REPLACEMENT_CREATED,
+    RotationState.GRACE,
+    RotationState.FAILED,
+)
+
+
+ROTATION_STEP_LABELS = {
+    RotationState.STARTED: "creating the replacement key",
+    RotationState.REPLACEMENT_CREATED: "retiring the old key",
+    RotationState.GRACE: "deleting the old key at the end of the grace period",
+}
+
+
+class RotationGrace(models.TextChoices):
+    NOW = "now", "None"
+    HOUR = "1h", "1 hour"
+    DAY = "24h", "24 hours"
+    WEEK = "7d", "7 days"
+    CUSTOM = "custom", "Custom"
+
+
+class Rotation(models.Model):
+    """One rotation of one Venice key: replace it, show the new secret once, retire the old one.
+
+    The row is the workflow's memory between steps (and between processes: a cron job finishes
+    grace periods); the audit log holds the step-by-step history. It snapshots what the key page
+    needs to tell the story after the old key is gone, and never a secret.
+    """
+
+    State = RotationState
+    Grace = RotationGrace
+
+    class KeyType(models.TextChoices):
+        INFERENCE = "INFERENCE", "Inference"
+        ADMIN = "ADMIN", "Admin"
+
+    OPEN_STATES = ROTATION_OPEN_STATES
+    CLOSED_STATES = (State.COMPLETED, State.ABORTED)
+
+    # The old key, as it was when the rotation started.
+    old_key_id = models.CharField(max_length=64, db_index=True)
+    old_description = models.CharField(max_length=64, blank=True)
+    old_last6 = models.CharField(max_length=6, blank=True)
+    old_key_type = models.CharField(max_length=16, choices=KeyType.choices)
+    old_expires_at = models.DateTimeField(null=True, blank=True)
+
+    # The replacement, once Venice created it.
+    new_key_id = models.CharField(max_length=64, blank=True, db_index=True)
+    new_last6 = models.CharField(max_length=6, blank=True)
+    new_description = models.CharField(max_length=64, blank=True)
+    new_expires_at = models.DateTimeField(null=True, blank=True)
+
+    state = models.CharField(max_length=24, choices=State.choices, default=State.STARTED)
+    # The state whose step failed, so resuming knows where to pick up.
+    failed_step = models.CharField(max_length=24, choices=State.choices, blank=True)
+    last_error = models.TextField(blank=True)
+
+    grace = models.CharField(max_length=8, choices=Grace.choices)
+    # When the old key is deleted; its expiresAt is set to this for a grace period.
+    retire_at = models.DateTimeField(null=True, blank=True)
+    # How long the grace period was to be, so a late resume can still give all of it.
+    grace_period = models.DurationField(null=True, blank=True)
+
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_by_username = models.CharField(max_length=150)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set just before the replacement is requested: a request that timed out may still have
+    # created a key, and resuming looks for it upstream before asking for another.
+    replacement_requested_at = models.DateTimeField(null=True, blank=True)
+    replacement_created_at = models.DateTimeField(null=True, blank=True)
+    old_key_scheduled_at = models.DateTimeField(null=True, blank=True)
+    old_key_deleted_at = models.DateTimeField(null=True, blank=True)
+    replacement_deleted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Whoever works on a step holds the row until this time (a lease, not a database lock:
+    # the step's upstream call must not run inside a transaction, because its audit record
+    # commits first). A crash releases it by letting it run out.
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=RotationState.values),
+                name="rotation_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(grace__in=RotationGrace.values),
+                name="rotation_grace_valid",
+            ),
+            # One open rotation per key, also when two requests race: the database decides.
+            models.UniqueConstraint(
+                fields=["old_key_id"],
+                condition=Q(state__in=[state.value for state in ROTATION_OPEN_STATES]),
+                name="rotation_one_open_per_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"rotation {self.pk} of {self.old_key_id} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @property
+    def has_replacement(self) -> bool:
+        return bool(self.new_key_id)
+
+    @property
+    def is_leased(self) -> bool:
+        """Whether a request or a cron run is working on a step right now."""
+        return self.lease_until is not None and self.lease_until >= timezone.now()
+
+    @property
+    def is_stalled(self) -> bool:
+        """Mid-step with nobody working on it: its worker died (the lease ran out)."""
+        return (
+            self.state in (RotationState.STARTED, RotationState.REPLACEMENT_CREATED)
+            and not self.is_leased
+        )
+
+    @property
+    def grace_is_over(self) -> bool:
+        return self.retire_at is not None and self.retire_at <= timezone.now()
+
+    @property
+    def resumable(self) -> bool:
+        """Resume makes sense now: it failed, stalled, or its grace ended without cron."""
+        if self.is_leased:
+            return False
+        if self.state == RotationState.GRACE:
+            return self.grace_is_over
+        return self.state == RotationState.FAILED or self.is_stalled
+
+    @property
+    def abortable(self) -> bool:
+        if self.is_leased:
+            return False
+        return self.state in (RotationState.FAILED, RotationState.GRACE) or self.is_stalled
+
+    @property
+    def step_label(self) -> str:
+        """What the step that failed (or is next) does, in words."""
+        return ROTATION_STEP_LABELS.get(self.failed_step or self.state, "")
+
+    @property
+    def old_key_deleted(self) -> bool:
+        return self.old_key_deleted_at is not None
+
+    @property
+    def replacement_exists(self) -> bool:
+        return self.has_replacement and self.replacement_deleted_at is None
+
+    @property
+    def state_badge(self) -> str:
+        """The badge modifier that colours this state (see portal.css)."""
+        return {
+            RotationState.COMPLETED: "ok",
+            RotationState.FAILED: "danger",
+            RotationState.GRACE: "info",
+            RotationState.ABORTED: "",
+        }.get(self.state, "warn")
