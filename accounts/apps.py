@@ -7,8 +7,20 @@ class AccountsConfig(AppConfig):
     verbose_name = "Venice account portal"
 
     def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed
+
+        from accounts.services import access_events, members
+
         # Keeps the role groups in step with the table in roles.py whenever it changes.
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
+        # Role changes made outside the portal's services are audit records too.
+        m2m_changed.connect(
+            members.record_role_changes,
+            sender=get_user_model().groups.through,
+            dispatch_uid="accounts.record_role_changes",
+        )
+        access_events.connect()
 
 
 def _sync_roles_after_migrate(sender, apps=None, **kwargs):

@@ -9,6 +9,13 @@ def portal(request):
     signed_in = bool(user and user.is_authenticated)
     return {
         "sandbox_mode": settings.VENICE_SANDBOX,
+        # The login page's choices (templates/account/login.html).
+        "sso_provider": (
+            {"id": settings.SSO_PROVIDER_ID, "name": settings.PORTAL_OIDC_NAME}
+            if settings.PORTAL_OIDC_ISSUER
+            else None
+        ),
+        "sso_only": settings.PORTAL_SSO_ONLY,
         "nav_items": nav_for(request) if signed_in else [],
         "user_role": role_of(user) if signed_in else None,
     }

@@ -20,6 +20,7 @@ NAV_ITEMS = (
     NavItem("Billing", "billing:overview", Ability.VIEW_BILLING),
     NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
+    NavItem("Users", "team:list", Ability.MANAGE_MEMBERS),
 )
 
 

@@ -16,6 +16,7 @@ class Ability(StrEnum):
     VIEW_BILLING = "view_billing"
     VIEW_LIMITS = "view_limits"
     VIEW_AUDIT = "view_audit"
+    MANAGE_MEMBERS = "manage_members"
 
     @property
     def permission(self) -> str:
@@ -34,6 +35,7 @@ ABILITY_LABELS = {
     Ability.VIEW_BILLING: "See balances, usage and costs; export usage CSV",
     Ability.VIEW_LIMITS: "See rate limits and their log",
     Ability.VIEW_AUDIT: "Read and export the audit log",
+    Ability.MANAGE_MEMBERS: "Invite members, change their roles, sessions and second factors",
 }
 
 ADMINISTRATOR = "Administrator"

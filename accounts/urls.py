@@ -1,6 +1,16 @@
 from django.urls import include, path
 
-from accounts.views import audit, billing, dashboard, health, keys, limits, rotation
+from accounts.views import (
+    account,
+    audit,
+    billing,
+    dashboard,
+    health,
+    keys,
+    limits,
+    rotation,
+    team,
+)
 
 keys_patterns = (
     [
@@ -45,11 +55,51 @@ billing_patterns = (
 
 limits_patterns = ([path("", limits.overview, name="overview")], "limits")
 
+team_patterns = (
+    [
+        path("", team.member_list, name="list"),
+        path("invite/", team.invite, name="invite"),
+        path("join/<str:token>/", team.join, name="join"),
+        path("<int:user_id>/", team.member_detail, name="detail"),
+        path("<int:user_id>/role/", team.member_role, name="role"),
+        path("<int:user_id>/deactivate/", team.member_deactivate_view, name="deactivate"),
+        path("<int:user_id>/reactivate/", team.member_reactivate_view, name="reactivate"),
+        path("<int:user_id>/mfa-reset/", team.member_mfa_reset_view, name="mfa_reset"),
+        path(
+            "<int:user_id>/sessions/revoke/",
+            team.member_sessions_revoke_view,
+            name="sessions_revoke",
+        ),
+        path(
+            "invitations/<int:invitation_id>/resend/",
+            team.invitation_resend_view,
+            name="invitation_resend",
+        ),
+        path(
+            "invitations/<int:invitation_id>/revoke/",
+            team.invitation_revoke_view,
+            name="invitation_revoke",
+        ),
+    ],
+    "team",
+)
+
+account_patterns = (
+    [
+        path("", account.overview, name="overview"),
+        path("sessions/", account.sessions, name="sessions"),
+        path("sessions/<str:session_id>/end/", account.session_end, name="session_end"),
+    ],
+    "account",
+)
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
     path("keys/", include(keys_patterns)),
     path("billing/", include(billing_patterns)),
     path("limits/", include(limits_patterns)),
+    path("team/", include(team_patterns)),
+    path("account/", include(account_patterns)),
     path("", include(audit_patterns)),
 ]

@@ -1,6 +1,8 @@
 """Settings for the Venice account portal, read from the environment (see README)."""
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +51,16 @@ def env_secret(name: str) -> str:
     return value
 
 
+def env_duration(name: str, default: str) -> timedelta:
+    """A duration such as 90m, 8h or 7d."""
+    raw = os.environ.get(name) or default
+    match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", raw)
+    if not match:
+        raise ImproperlyConfigured(f"{name} must be a duration like 90m, 8h or 7d, not {raw!r}")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -90,7 +102,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    # Before allauth: the portal's templates override allauth's (account/, mfa/, allauth/).
     "accounts",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
 ]
 
 MIDDLEWARE = [
@@ -101,9 +119,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
+    "accounts.middleware.AuditActorMiddleware",
+    "accounts.middleware.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
@@ -144,8 +166,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out login is refused before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Username or email with a password (and the social and MFA logins).
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -153,11 +177,109 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- Accounts (django-allauth) ------------------------------------------------------------------
+# Members join by invitation only (accounts/services/invitations.py): no open sign-up.
+ACCOUNT_ADAPTER = "accounts.auth.adapters.PortalAccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.auth.forms.PortalLoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"  # an invitation's link proves the address
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = (
+    True  # sessions last as PORTAL_SESSION_* say, not until the browser closes
+)
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# django-axes throttles failed logins (by username and address, audited); allauth's own
+# counter would lock the same login out on a different schedule.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Venice portal] "
+
+# --- Single sign-on (OpenID Connect) and second factors ----------------------------------------
+PORTAL_OIDC_ISSUER = env_str("PORTAL_OIDC_ISSUER").rstrip("/")
+PORTAL_OIDC_CLIENT_ID = env_str("PORTAL_OIDC_CLIENT_ID")
+PORTAL_OIDC_CLIENT_SECRET = env_secret("PORTAL_OIDC_CLIENT_SECRET")
+PORTAL_OIDC_NAME = env_str("PORTAL_OIDC_NAME", "single sign-on")
+# The claim holding the IdP's groups, and which group gives which role ("group:Role,...").
+PORTAL_OIDC_ROLE_CLAIM = env_str("PORTAL_OIDC_ROLE_CLAIM", "groups")
+PORTAL_OIDC_ROLE_MAP = env_str("PORTAL_OIDC_ROLE_MAP")
+# Password logins off, except for one break-glass account for when the IdP is down.
+PORTAL_SSO_ONLY = env_bool("PORTAL_SSO_ONLY", False)
+PORTAL_SSO_BREAK_GLASS = env_str("PORTAL_SSO_BREAK_GLASS")
+if PORTAL_OIDC_ISSUER and not (PORTAL_OIDC_CLIENT_ID and PORTAL_OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "PORTAL_OIDC_ISSUER needs PORTAL_OIDC_CLIENT_ID and PORTAL_OIDC_CLIENT_SECRET"
+    )
+if PORTAL_SSO_ONLY and not PORTAL_OIDC_ISSUER:
+    raise ImproperlyConfigured("PORTAL_SSO_ONLY=1 needs single sign-on (PORTAL_OIDC_ISSUER)")
+SSO_PROVIDER_ID = "sso"
+SOCIALACCOUNT_ADAPTER = "accounts.auth.adapters.PortalSocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an IdP's email never takes over a member
+SOCIALACCOUNT_STORE_TOKENS = False  # the portal needs the IdP's claims, not its tokens
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": SSO_PROVIDER_ID,
+                    "name": PORTAL_OIDC_NAME,
+                    "client_id": PORTAL_OIDC_CLIENT_ID,
+                    "secret": PORTAL_OIDC_CLIENT_SECRET,
+                    "settings": {"server_url": PORTAL_OIDC_ISSUER},
+                }
+            ]
+            if PORTAL_OIDC_ISSUER
+            else []
+        ),
+    }
+}
+
+# Roles whose members must have a second factor before any page (empty: nobody).
+PORTAL_REQUIRE_MFA = env_list("PORTAL_REQUIRE_MFA", "Administrator,Key manager")
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "Venice account portal"
+MFA_ADAPTER = "accounts.auth.adapters.PortalMFAAdapter"
+# WebAuthn needs a secure origin; http://localhost counts as one in browsers, and runserver
+# and the tests serve plain HTTP there.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# What the portal must read back later (TOTP seeds) is encrypted with this key; without it, a
+# key derived from DJANGO_SECRET_KEY (so changing that one makes second factors unreadable).
+PORTAL_ENCRYPTION_KEY = env_secret("PORTAL_ENCRYPTION_KEY")
+
+# --- Email (invitations, password resets) --------------------------------------------------------
+# SMTP when EMAIL_HOST is set; otherwise emails are printed on the console (make run).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = int(env_float("EMAIL_PORT", 587))
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Venice account portal <portal@localhost>")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+
+# --- Sessions -----------------------------------------------------------------------------------
+# In the database, keyed by a hash of the session key (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
+# A session ends this long after its last use, and this long after it began whatever happens.
+PORTAL_SESSION_IDLE_TIMEOUT = env_duration("PORTAL_SESSION_IDLE_TIMEOUT", "8h")
+PORTAL_SESSION_MAX_AGE = env_duration("PORTAL_SESSION_MAX_AGE", "7d")
+SESSION_COOKIE_AGE = int(PORTAL_SESSION_IDLE_TIMEOUT.total_seconds())
 
 # Login throttling: five failures for one username from one address lock it for 15 minutes.
+# allauth's login form posts the username or email as "login" (accounts/auth/axes.py).
+AXES_USERNAME_CALLABLE = "accounts.auth.axes.login_tried"
 AXES_FAILURE_LIMIT = int(env_float("AXES_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -1,11 +1,22 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 admin.site.site_header = "Venice account portal"
 admin.site.site_title = "Venice portal admin"
+# The admin's login is the portal's (allauth: throttled, with the second factor), not its own.
+admin.site.login = secure_admin_login(admin.site.login)
+
+
+def _superusers_only(request) -> bool:
+    # Members and roles are managed at /team/; the Django admin is the operators' tool.
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = _superusers_only
 
 urlpatterns = [
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
 ]

@@ -22,6 +22,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _second_factor_optional(settings):
+    # Most tests are about something else than enrolling a second factor, which the default
+    # PORTAL_REQUIRE_MFA demands of Administrators and Key managers first; the MFA tests
+    # (tests/test_mfa.py) set it back.
+    settings.PORTAL_REQUIRE_MFA = []
+
+
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="ada", role=ADMINISTRATOR)

@@ -2,11 +2,12 @@ import uuid
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from accounts.management.commands.assign_role import assign_role
 from accounts.models import AuditAction, AuditEvent, AuditOutcome
 from accounts.roles import ADMINISTRATOR
+from accounts.services.members import role_change_recorded_here
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -21,8 +22,11 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def role(user, create, extracted, **kwargs):
+        # Test data, like a fixture: the role is given without an audit record (the tests of
+        # role changes make theirs through the services, the admin or assign_role).
         if create and extracted:
-            assign_role(user, extracted)
+            with role_change_recorded_here():
+                user.groups.add(Group.objects.get(name=extracted))
 
 
 class AuditEventFactory(factory.django.DjangoModelFactory):

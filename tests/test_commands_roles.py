@@ -31,18 +31,39 @@ def test_migrations_create_one_group_per_role_with_its_abilities():
 
 @pytest.mark.django_db
 def test_assign_role_gives_exactly_that_role():
+    UserFactory(username="another-admin", role=ADMINISTRATOR)
     user = UserFactory(username="sam", role=ADMINISTRATOR)
-    assert user.is_staff
 
     output = run("assign_role", "sam", "finance")
 
-    user.refresh_from_db()
+    user = get_user_model().objects.get(pk=user.pk)
     assert "sam is now Finance." in output
     assert role_of(user) == FINANCE
     assert list(user.groups.values_list("name", flat=True)) == [FINANCE]
-    assert not user.is_staff
     assert user.has_perm(Ability.VIEW_BILLING.permission)
     assert not user.has_perm(Ability.VIEW_AUDIT.permission)
+
+
+@pytest.mark.django_db
+def test_assign_role_is_recorded_as_the_system_with_the_os_user():
+    import getpass
+
+    from accounts.models import AuditEvent
+
+    UserFactory(username="sam", role=FINANCE)
+    run("assign_role", "sam", "Auditor")
+    (record,) = AuditEvent.objects.filter(action="member.role_changed")
+    assert (record.actor_username, record.changes) == ("system", {"role": [FINANCE, "Auditor"]})
+    assert record.details["member"] == "sam"
+    assert f"OS user {getpass.getuser()}" in record.user_agent
+    assert "assign_role" in record.user_agent
+
+
+@pytest.mark.django_db
+def test_assign_role_will_not_demote_the_last_administrator():
+    UserFactory(username="sam", role=ADMINISTRATOR)
+    with pytest.raises(CommandError, match="last active Administrator"):
+        run("assign_role", "sam", "Finance")
 
 
 @pytest.mark.django_db
@@ -66,7 +87,7 @@ def test_seed_demo_creates_one_user_per_role_and_prints_their_passwords(client):
         line = next(line for line in output.splitlines() if f" {username} " in line)
         password = line.split()[-1]
         response = client.post(
-            "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR="10.0.0.1"
+            "/accounts/login/", {"login": username, "password": password}, REMOTE_ADDR="10.0.0.1"
         )
         assert response.status_code == 302, f"{username} could not log in with the printed password"
         client.logout()
@@ -91,6 +112,6 @@ def test_seed_demo_uses_demo_password_when_set(monkeypatch, client):
     monkeypatch.setenv("DEMO_PASSWORD", "a-shared-demo-password")
     run("seed_demo")
     response = client.post(
-        "/accounts/login/", {"username": "finance", "password": "a-shared-demo-password"}
+        "/accounts/login/", {"login": "finance", "password": "a-shared-demo-password"}
     )
     assert response.status_code == 302

@@ -10,7 +10,9 @@ PASSWORD = "correct horse battery staple"
 @pytest.mark.django_db
 def test_login_with_the_right_password_lands_on_the_dashboard(client):
     UserFactory(username="ada", first_name="Ada", role=ADMINISTRATOR)
-    response = client.post(reverse("login"), {"username": "ada", "password": PASSWORD}, follow=True)
+    response = client.post(
+        reverse("account_login"), {"login": "ada", "password": PASSWORD}, follow=True
+    )
     assert response.redirect_chain[-1][0] == reverse("dashboard")
     assert b"Ada" in response.content
     assert b"Administrator" in response.content
@@ -19,18 +21,18 @@ def test_login_with_the_right_password_lands_on_the_dashboard(client):
 @pytest.mark.django_db
 def test_wrong_password_says_so_on_the_form(client):
     UserFactory(username="ada", role=ADMINISTRATOR)
-    response = client.post(reverse("login"), {"username": "ada", "password": "nope"})
+    response = client.post(reverse("account_login"), {"login": "ada", "password": "nope"})
     assert response.status_code == 200
-    assert b"Please enter a correct username and password" in response.content
+    assert b"The username and/or password you specified are not correct." in response.content
 
 
 @pytest.mark.django_db
 def test_repeated_wrong_passwords_lock_the_login(client, settings):
     UserFactory(username="ada", role=ADMINISTRATOR)
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post(reverse("login"), {"username": "ada", "password": "guess"})
+        client.post(reverse("account_login"), {"login": "ada", "password": "guess"})
 
-    response = client.post(reverse("login"), {"username": "ada", "password": PASSWORD})
+    response = client.post(reverse("account_login"), {"login": "ada", "password": PASSWORD})
 
     assert response.status_code == 429
     assert b"Too many failed logins" in response.content
@@ -39,7 +41,7 @@ def test_repeated_wrong_passwords_lock_the_login(client, settings):
 @pytest.mark.django_db
 def test_logout_is_a_post_and_ends_the_session(client):
     client.force_login(UserFactory(username="ada", role=ADMINISTRATOR))
-    response = client.post(reverse("logout"))
+    response = client.post(reverse("account_logout"))
     assert response.status_code == 302
     assert client.get(reverse("dashboard")).status_code == 302
 
@@ -76,14 +78,14 @@ def test_navigation_shows_only_what_the_role_may_open(client, role, visible, hid
 @pytest.mark.django_db
 def test_sandbox_banner_shows_only_in_sandbox_mode(client, settings):
     settings.VENICE_SANDBOX = True
-    assert b"sandbox-banner" in client.get(reverse("login")).content
+    assert b"sandbox-banner" in client.get(reverse("account_login")).content
     settings.VENICE_SANDBOX = False
-    assert b"sandbox-banner" not in client.get(reverse("login")).content
+    assert b"sandbox-banner" not in client.get(reverse("account_login")).content
 
 
 @pytest.mark.django_db
 def test_every_response_carries_a_request_id_and_a_strict_csp(client):
-    response = client.get(reverse("login"))
+    response = client.get(reverse("account_login"))
     assert len(response["X-Request-ID"]) == 32
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp

@@ -12,6 +12,8 @@ from tests.factories import AuditEventFactory
 from tests.fixtures.keys import ADMIN_KEY, INFERENCE_KEY, seeded_key_id
 
 ALL = {ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR}
+# A person's own account pages: anyone signed in, a member without a role too.
+SIGNED_IN = ALL | {None}
 AUDIT_READERS = {ADMINISTRATOR, AUDITOR}
 KEY_MANAGERS = {ADMINISTRATOR, KEY_MANAGER}
 # Seeded sandbox keys (the same ids for the same seed): one of each type.
@@ -21,6 +23,28 @@ ADMIN_KEY_ID = seeded_key_id(ADMIN_KEY)
 
 def _an_audit_record():
     return (AuditEventFactory().pk,)
+
+
+def _a_member():
+    from tests.factories import UserFactory
+
+    return (UserFactory(username="someone-else", role=FINANCE).pk,)
+
+
+def _an_invitation():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Invitation
+
+    invitation = Invitation.objects.create(
+        email="new@example.com",
+        role=FINANCE,
+        token_hash="0" * 64,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return (invitation.pk,)
 
 
 def _a_rotation():
@@ -57,6 +81,11 @@ ROUTES = [
     ("audit:csv", (), AUDIT_READERS),
     ("keys:rotate", (INFERENCE_KEY_ID,), KEY_MANAGERS),
     ("keys:rotate", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    ("team:list", (), {ADMINISTRATOR}),
+    ("team:invite", (), {ADMINISTRATOR}),
+    ("team:detail", _a_member, {ADMINISTRATOR}),
+    ("account:overview", (), SIGNED_IN),
+    ("account:sessions", (), SIGNED_IN),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
@@ -64,6 +93,14 @@ ROUTES = [
 POST_ROUTES = [
     ("keys:rotation_resume", _a_rotation, KEY_MANAGERS),
     ("keys:rotation_abort", _a_rotation, KEY_MANAGERS),
+    ("team:role", _a_member, {ADMINISTRATOR}),
+    ("team:deactivate", _a_member, {ADMINISTRATOR}),
+    ("team:reactivate", _a_member, {ADMINISTRATOR}),
+    ("team:mfa_reset", _a_member, {ADMINISTRATOR}),
+    ("team:sessions_revoke", _a_member, {ADMINISTRATOR}),
+    ("team:invitation_resend", _an_invitation, {ADMINISTRATOR}),
+    ("team:invitation_revoke", _an_invitation, {ADMINISTRATOR}),
+    ("account:session_end", ("0" * 64,), SIGNED_IN),
 ]
 
 
@@ -117,7 +154,7 @@ def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
     url = reverse(url_name, args=_args(args))
     response = client.get(url)
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('login')}?next={url}"
+    assert response["Location"] == f"{reverse('account_login')}?next={url}"
 
 
 @pytest.mark.django_db

@@ -20,6 +20,7 @@ from accounts.models.audit import (
     normalise_json,
     without_zone_id,
 )
+from accounts.models.members import Invitation, InvitationState
 from accounts.models.rotation import (
     ROTATION_OPEN_STATES,
     ROTATION_STEP_LABELS,
@@ -27,6 +28,7 @@ from accounts.models.rotation import (
     RotationGrace,
     RotationState,
 )
+from accounts.models.sessions import PortalSession
 
 __all__ = [
     "APPEND_ONLY_BULK_CREATE",
@@ -45,7 +47,10 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditOutcome",
+    "Invitation",
+    "InvitationState",
     "PortalAccess",
+    "PortalSession",
     "Rotation",
     "RotationGrace",
     "RotationState",

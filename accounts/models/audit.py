@@ -30,6 +30,25 @@ class AuditAction(models.TextChoices):
     ROTATION_ABORTED = "key.rotation.aborted", "Rotation aborted"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     BILLING_USAGE_EXPORTED = "billing.usage_exported", "Usage exported"
+    # Who may do what: members, invitations, roles.
+    MEMBER_INVITED = "member.invited", "Member invited"
+    MEMBER_INVITATION_RESENT = "member.invitation_resent", "Invitation sent again"
+    MEMBER_INVITATION_REVOKED = "member.invitation_revoked", "Invitation revoked"
+    MEMBER_JOINED = "member.joined", "Member joined"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
+    MEMBER_DEACTIVATED = "member.deactivated", "Member deactivated"
+    MEMBER_REACTIVATED = "member.reactivated", "Member reactivated"
+    MEMBER_MFA_RESET = "member.mfa_reset", "Member's two-factor authentication reset"
+    MEMBER_SESSIONS_REVOKED = "member.sessions_revoked", "Member signed out everywhere"
+    # Signing in and what signs a person in.
+    AUTH_LOGIN_SUCCEEDED = "auth.login_succeeded", "Logged in"
+    AUTH_LOGIN_FAILED = "auth.login_failed", "Login failed"
+    AUTH_LOCKED_OUT = "auth.locked_out", "Login locked out"
+    AUTH_SSO_LOGIN = "auth.sso_login", "Logged in with single sign-on"
+    AUTH_MFA_ENROLLED = "auth.mfa_enrolled", "Second factor added"
+    AUTH_MFA_REMOVED = "auth.mfa_removed", "Second factor removed"
+    AUTH_PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+    AUTH_SESSION_ENDED = "auth.session_ended", "Session ended"
 
 
 class AuditOutcome(models.TextChoices):

@@ -13,12 +13,14 @@ upstream call, and `audited` refuses (RuntimeError) when it cannot be.
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import logging
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -47,6 +49,8 @@ ERROR_MAX = 2000
 SECRET_LOST = "secret_lost"  # noqa: S105 (a details key, not a secret)
 # details key holding why a record was left pending on purpose (see AuditRecord.keep_pending).
 UNRESOLVED = "unresolved"
+# The actor of changes made by no person the portal knows (migrations, the shell).
+SYSTEM_ACTOR = "system"
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class AuditContext:
     request_id: str
 
 
-def _client_ip(request) -> str | None:
+def client_ip(request) -> str | None:
     # The same precedence django-axes uses (settings.AXES_IPWARE_META_PRECEDENCE_ORDER): behind
     # a proxy the client is the first address of X-Forwarded-For. A link-local address may
     # carry a zone id ("fe80::1%eth0"), which is dropped: the record cannot store it.
@@ -76,13 +80,18 @@ def _client_ip(request) -> str | None:
     return None
 
 
+def member_details(member) -> dict:
+    """Who an access record is about, for its details (records about members name no key)."""
+    return {"member": member.get_username(), "member_id": member.pk}
+
+
 def audit_context_from_request(request) -> AuditContext:
     user = request.user if request.user.is_authenticated else None
     return AuditContext(
         user=user,
         username=user.get_username() if user else "",
         role=(role_of(user) or "") if user else "",
-        ip=_client_ip(request),
+        ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
         request_id=getattr(request, "request_id", "") or uuid.uuid4().hex,
     )
@@ -100,6 +109,46 @@ def audit_context_for_command(user=None, *, command: str = "") -> AuditContext:
         user_agent=f"manage.py {command}"[:USER_AGENT_MAX],
         request_id=uuid.uuid4().hex,
     )
+
+
+def audit_context_for_system(*, command: str = "") -> AuditContext:
+    """For changes no request or named command made (a migration, the shell, a script): the
+    actor "system", and the operating-system user where it can be told."""
+    command = command or " ".join(sys.argv[1:2]) or "python"
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):
+        os_user = "unknown"
+    return AuditContext(
+        user=None,
+        username=SYSTEM_ACTOR,
+        role="",
+        ip=None,
+        user_agent=f"manage.py {command} (OS user {os_user})"[:USER_AGENT_MAX],
+        request_id=uuid.uuid4().hex,
+    )
+
+
+# The request being served in this thread (accounts.middleware.AuditActorMiddleware), so that
+# records written without one in hand (role changes seen by a signal) still name their actor.
+_current_request: ContextVar = ContextVar("audit_current_request", default=None)
+
+
+@contextmanager
+def acting_request(request) -> Iterator[None]:
+    token = _current_request.set(request)
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
+
+
+def acting_context() -> AuditContext:
+    """Who is acting now: the request's user, else the system."""
+    request = _current_request.get()
+    if request is not None:
+        return audit_context_from_request(request)
+    return audit_context_for_system()
 
 
 def _error_text(error: BaseException) -> str:

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_failure_leaves_a_screenshot_and_the_page_html(page, tmp_path):
-    page.goto(reverse("login"))
+    page.goto(reverse("account_login"))
 
     saved = save_page_artifacts(
         page, "tests/browser/test_x.py::test_y[Key manager]", directory=tmp_path
@@ -21,5 +21,5 @@ def test_a_failure_leaves_a_screenshot_and_the_page_html(page, tmp_path):
     ]
     assert saved[0].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     html = saved[1].read_text()
-    assert 'name="username"' in html
+    assert 'name="login"' in html
     assert "<title>Log in" in html

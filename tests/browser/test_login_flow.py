@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def test_logging_in_lands_on_the_dashboard_with_name_and_role(page):
     UserFactory(username="ada", first_name="Ada", last_name="Lovelace", role=ADMINISTRATOR)
 
-    page.goto(reverse("login"))
+    page.goto(reverse("account_login"))
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in", exact=True).click()
@@ -31,13 +31,13 @@ def test_logging_in_lands_on_the_dashboard_with_name_and_role(page):
 def test_a_wrong_password_shows_the_error_and_keeps_the_username(page):
     UserFactory(username="ada", role=ADMINISTRATOR)
 
-    page.goto(reverse("login"))
+    page.goto(reverse("account_login"))
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in", exact=True).click()
 
     expect(page.get_by_role("alert")).to_contain_text(
-        "Please enter a correct username and password"
+        "The username and/or password you specified are not correct."
     )
     expect(page.get_by_label("Username")).to_have_value("ada")
     expect(page.get_by_label("Password")).to_have_value("")
@@ -64,5 +64,5 @@ def test_logging_out_ends_the_session(login_as):
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     page.goto(reverse("dashboard"))
-    expect(page).to_have_url(re.compile(re.escape(f"{reverse('login')}?next=/") + "$"))
+    expect(page).to_have_url(re.compile(re.escape(f"{reverse('account_login')}?next=/") + "$"))
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()

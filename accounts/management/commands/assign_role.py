@@ -1,24 +1,26 @@
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from accounts.roles import ADMINISTRATOR, ROLES
+from accounts.roles import ROLES
+from accounts.services.audit import audit_context_for_system
+from accounts.services.members import MemberChangeRefused, member_role_change
 
 
-def assign_role(user, role: str) -> None:
-    """Give the user exactly this role; Administrators become staff for the Django admin."""
-    if role not in ROLES:
-        raise ValueError(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}")
-    with transaction.atomic():
-        user.groups.remove(*Group.objects.filter(name__in=ROLES))
-        user.groups.add(Group.objects.get(name=role))
-        user.is_staff = role == ADMINISTRATOR
-        user.save(update_fields=["is_staff"])
+def assign_role(user, role: str) -> bool:
+    """Give the user exactly this role, as the operator ("system" in the audit log, with the
+    operating-system user). Returns whether it changed; raises MemberChangeRefused when the
+    rules forbid it (the last active Administrator)."""
+    return member_role_change(
+        context=audit_context_for_system(command="assign_role"), member=user, role=role
+    )
 
 
 class Command(BaseCommand):
-    help = "Give a portal user one role, replacing any role it had: " + ", ".join(ROLES) + "."
+    help = (
+        "Give a portal user one role, replacing any role it had: "
+        + ", ".join(ROLES)
+        + ". Recorded in the audit log as made by the system."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -33,5 +35,8 @@ class Command(BaseCommand):
             user = User.objects.get(username=username)
         except User.DoesNotExist:
             raise CommandError(f'No user named "{username}". Create it first.') from None
-        assign_role(user, match)
-        self.stdout.write(f"{username} is now {match}.")
+        try:
+            changed = assign_role(user, match)
+        except MemberChangeRefused as refused:
+            raise CommandError(refused.message) from None
+        self.stdout.write(f"{username} is now {match}." if changed else f"{username} was {match}.")

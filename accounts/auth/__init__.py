@@ -1,0 +1,1 @@
+"""Authentication: how django-allauth and django-axes are fitted to the portal."""
