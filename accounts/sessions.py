@@ -1,9 +1,11 @@
-"""The session engine (SESSION_ENGINE): Django's database sessions, stored by key hash.
+"""The session engine (SESSION_ENGINE): Django's database sessions, stored by key hash and
+encrypted.
 
 The cookie carries the session key; the table keeps only its SHA-256, so reading the table
-(a backup, a replica, a leaked dump) gives no session anyone can use. The middleware in
-accounts/middleware.py records where a session is used (`note_activity`), which the store
-copies into columns for the sessions pages.
+(a backup, a replica, a leaked dump) gives no session anyone can use. The data is encrypted
+(accounts/crypto.py): a second factor being set up keeps its secret in the session until it
+is confirmed. SessionActivityMiddleware (accounts/middleware.py) notes where a session is
+used; the store copies that into columns for the sessions pages.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from cryptography.fernet import InvalidToken
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.utils import timezone
+
+from accounts import crypto
 
 # Session data keys the portal keeps (Django's own start with "_auth").
 STARTED = "_portal_started"
@@ -53,6 +58,15 @@ class SessionStore(DatabaseSessionStore):
         session.started_at = _moment(data.get(STARTED))
         session.last_seen_at = _moment(data.get(SEEN))
         return session
+
+    def encode(self, session_dict) -> str:
+        return crypto.encrypt(super().encode(session_dict))
+
+    def decode(self, session_data: str) -> dict:
+        try:
+            return super().decode(crypto.decrypt(session_data))
+        except InvalidToken:
+            return {}  # written under another key: a session nobody can resume
 
     def delete(self, session_key=None):
         session_key = session_key if session_key is not None else self.session_key

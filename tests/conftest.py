@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.billing",
     "tests.fixtures.browser",
     "tests.fixtures.rotation",
+    "tests.fixtures.mail",
     "tests.fixtures.oidc",
 ]
 
