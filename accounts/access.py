@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
-from accounts.roles import Ability
+from accounts.roles import ADMINISTRATOR, Ability, role_of
 
 
 def ability_required(ability: Ability):
@@ -27,7 +27,22 @@ def ability_required(ability: Ability):
 
 
 def refuse(request, ability: Ability | None = None, reason: str = ""):
-    """A 403 that says what was refused; HTMX requests get just the message fragment."""
+    """A 403 that says what was refused and whom to ask (the Administrators, by name); HTMX
+    requests get just the message fragment. A member with no role at all is told that, and
+    offered to log out, not sent "back" to a dashboard that would refuse them too."""
     template = "403.html#refusal" if request.htmx else "403.html"
-    context = {"ability": ability, "reason": reason}
+    context = {
+        "ability": ability,
+        "reason": reason,
+        "no_role": request.user.is_authenticated and role_of(request.user) is None,
+        "administrators": administrator_names(),
+    }
     return render(request, template, context, status=403)
+
+
+def administrator_names(limit: int = 5) -> list[str]:
+    """Whom to ask for access: the active Administrators' names (never their addresses)."""
+    from django.contrib.auth import get_user_model
+
+    admins = get_user_model().objects.filter(is_active=True, groups__name=ADMINISTRATOR)
+    return [user.get_full_name() or user.get_username() for user in admins[:limit]]

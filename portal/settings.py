@@ -221,24 +221,26 @@ SOCIALACCOUNT_ADAPTER = "accounts.auth.adapters.PortalSocialAccountAdapter"
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an IdP's email never takes over a member
 SOCIALACCOUNT_STORE_TOKENS = False  # the portal needs the IdP's claims, not its tokens
-SOCIALACCOUNT_PROVIDERS = {
-    "openid_connect": {
-        "OAUTH_PKCE_ENABLED": True,
-        "APPS": (
-            [
-                {
-                    "provider_id": SSO_PROVIDER_ID,
-                    "name": PORTAL_OIDC_NAME,
-                    "client_id": PORTAL_OIDC_CLIENT_ID,
-                    "secret": PORTAL_OIDC_CLIENT_SECRET,
-                    "settings": {"server_url": PORTAL_OIDC_ISSUER},
-                }
-            ]
-            if PORTAL_OIDC_ISSUER
-            else []
-        ),
+
+
+def sso_providers(*, issuer: str, client_id: str, secret: str, name: str) -> dict:
+    """SOCIALACCOUNT_PROVIDERS for one OpenID Connect provider (none without an issuer)."""
+    app = {
+        "provider_id": SSO_PROVIDER_ID,
+        "name": name,
+        "client_id": client_id,
+        "secret": secret,
+        "settings": {"server_url": issuer},
     }
-}
+    return {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": [app] if issuer else []}}
+
+
+SOCIALACCOUNT_PROVIDERS = sso_providers(
+    issuer=PORTAL_OIDC_ISSUER,
+    client_id=PORTAL_OIDC_CLIENT_ID,
+    secret=PORTAL_OIDC_CLIENT_SECRET,
+    name=PORTAL_OIDC_NAME,
+)
 
 # Roles whose members must have a second factor before any page (empty: nobody).
 PORTAL_REQUIRE_MFA = env_list("PORTAL_REQUIRE_MFA", "Administrator,Key manager")

@@ -108,6 +108,11 @@ def _args(args):
     return args() if callable(args) else args
 
 
+def _refusal(role) -> bytes:
+    # A member with no role at all is told that, rather than what one page needs.
+    return b"You have no role in this portal yet" if role is None else b"have access to this"
+
+
 def _cases():
     for url_name, args, allowed in ROUTES:
         for role in (ADMINISTRATOR, KEY_MANAGER, FINANCE, AUDITOR, None):
@@ -126,7 +131,7 @@ def test_role_may_open_route_only_as_design_says(
     response = client.get(reverse(url_name, args=_args(args)))
     assert response.status_code == expected
     if expected == 403:
-        assert b"have access to this" in response.content
+        assert _refusal(role) in response.content
 
 
 def _post_cases():
@@ -145,7 +150,7 @@ def test_role_may_post_to_route_only_as_design_says(
     response = client.get(reverse(url_name, args=_args(args)))
     assert response.status_code == expected
     if expected == 403:
-        assert b"have access to this" in response.content
+        assert _refusal(role) in response.content
 
 
 @pytest.mark.django_db
@@ -159,8 +164,34 @@ def test_anonymous_user_is_sent_to_login(client, url_name, args, allowed):
 
 @pytest.mark.django_db
 def test_htmx_refusal_is_a_fragment(client, user_with_role):
-    client.force_login(user_with_role(None))
-    response = client.get(reverse("dashboard"), HTTP_HX_REQUEST="true")
+    client.force_login(user_with_role(FINANCE))
+    response = client.get(reverse("audit:list"), HTTP_HX_REQUEST="true")
     assert response.status_code == 403
     assert b"have access to this" in response.content
     assert b"<html" not in response.content
+
+
+@pytest.mark.django_db
+def test_a_refusal_names_the_administrators_to_ask_and_never_their_addresses(
+    client, user_with_role
+):
+    from tests.factories import UserFactory
+
+    UserFactory(username="ada", first_name="Ada", last_name="Byron", role=ADMINISTRATOR)
+    ada = UserFactory(username="ada")
+    ada.email = "ada@example.com"
+    ada.save()
+    client.force_login(user_with_role(FINANCE))
+    page = client.get(reverse("audit:list")).content.decode()
+    assert "ask an Administrator: Ada Byron." in page
+    assert "ada@example.com" not in page
+    assert 'href="/">Back to the dashboard' in page
+
+
+@pytest.mark.django_db
+def test_a_member_without_a_role_is_offered_to_log_out_not_sent_in_a_circle(client, user_with_role):
+    client.force_login(user_with_role(None))
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "You have no role in this portal yet" in page
+    assert "Back to the dashboard" not in page
+    assert f'action="{reverse("account_logout")}"' in page

@@ -55,6 +55,7 @@ def test_the_administrator_reaches_user_management(login_as):
 def test_a_user_without_a_role_sees_no_sections_and_the_refusal(login_as):
     page = login_as(None)
 
-    expect(page.get_by_role("heading", name=REFUSAL)).to_be_visible()
+    expect(page.get_by_role("heading", name="You have no role in this portal yet")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out").first).to_be_visible()
     expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_count(0)
     expect(page.get_by_role("banner")).to_contain_text("No role")
