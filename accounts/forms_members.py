@@ -25,11 +25,12 @@ def _role_summary(role: str) -> str:
     abilities = ROLE_ABILITIES[role]
     if Ability.MANAGE_MEMBERS in abilities:
         return "everything, members included"
-    return "; ".join(
-        ability.label.lower()
-        for ability in abilities
-        if ability not in (Ability.VIEW_DASHBOARD, Ability.VIEW_KEYS)
-    )
+    labels = [
+        ability.label
+        for ability in Ability
+        if ability in abilities and ability not in (Ability.VIEW_DASHBOARD, Ability.VIEW_KEYS)
+    ]
+    return "; ".join(label[0].lower() + label[1:] for label in labels)
 
 
 class InviteForm(forms.Form):

@@ -4,6 +4,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -324,19 +325,32 @@ if not DEBUG:
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 # No inline scripts or styles anywhere: htmx comes from static/, its indicator styles are off.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "connect-src": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-        "base-uri": [SELF],
-        "object-src": [NONE],
+
+
+def content_security_policy(*, sso_issuer: str = "") -> dict:
+    """No inline script or style, nothing from elsewhere. A form may post only here, except
+    that signing in with SSO redirects from the portal's form to the identity provider,
+    which browsers check against form-action too."""
+    form_action = [SELF]
+    if sso_issuer:
+        parts = urlsplit(sso_issuer)
+        form_action.append(f"{parts.scheme}://{parts.netloc}")
+    return {
+        "DIRECTIVES": {
+            "default-src": [SELF],
+            "script-src": [SELF],
+            "style-src": [SELF],
+            "img-src": [SELF, "data:"],
+            "connect-src": [SELF],
+            "form-action": form_action,
+            "frame-ancestors": [NONE],
+            "base-uri": [SELF],
+            "object-src": [NONE],
+        }
     }
-}
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(sso_issuer=PORTAL_OIDC_ISSUER)
 
 LOGGING = {
     "version": 1,

@@ -38,9 +38,12 @@ def fran(db):
     return UserFactory(username="fran", role=FINANCE, password=PASSWORD)
 
 
-def test_the_database_keeps_a_hash_of_the_session_key_and_encrypted_data(fran):
+def test_the_database_keeps_a_hash_of_the_session_key_and_encrypted_data(fran, all_logs):
     laptop = _browser(FIREFOX, "203.0.113.5")
     key = laptop.cookies[settings.SESSION_COOKIE_NAME].value
+    assert key not in all_logs.text
+    assert key not in str(list(AuditEvent.objects.values()))
+    assert PASSWORD not in all_logs.text + str(list(AuditEvent.objects.values()))
 
     (row,) = PortalSession.objects.all()
     assert row.session_key == session_key_hash(key) != key
