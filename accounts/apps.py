@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed
 
+        from accounts import checks  # noqa: F401 (registers the system checks)
         from accounts.services import access_events, members
 
         # Keeps the role groups in step with the table in roles.py whenever it changes.

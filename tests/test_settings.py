@@ -63,3 +63,15 @@ def test_an_admin_key_with_whitespace_inside_stops_the_portal_without_showing_it
     assert result.returncode != 0
     assert "VENICE_API_KEY contains whitespace or control characters" in result.stderr
     assert "secret-part" not in result.stderr + result.stdout
+
+
+def test_a_role_that_does_not_exist_in_require_mfa_is_a_check_error():
+    result = _manage("check", PORTAL_REQUIRE_MFA="Administrator,Janitor")
+    assert result.returncode != 0
+    assert "PORTAL_REQUIRE_MFA names roles that do not exist: Janitor" in result.stderr
+
+
+def test_a_role_map_entry_that_is_not_group_and_role_is_a_check_error():
+    result = _manage("check", PORTAL_OIDC_ROLE_MAP="venice-admins:Boss")
+    assert result.returncode != 0
+    assert "PORTAL_OIDC_ROLE_MAP: 'venice-admins:Boss'" in result.stderr

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -212,3 +213,29 @@ def test_nobody_but_administrators_may_invite(client, key_manager, smtp_server):
     client.force_login(key_manager)
     assert _invite(client).status_code == 403
     assert not Invitation.objects.exists() and not smtp_server.messages
+
+
+def test_a_forgotten_password_is_reset_by_an_emailed_link(client, smtp_server):
+    from accounts.roles import AUDITOR
+
+    user = UserFactory(username="aud", role=AUDITOR)
+    user.email = "aud@example.com"
+    user.save()
+
+    client.post(reverse("account_reset_password"), {"email": "aud@example.com"})
+
+    message = smtp_server.only_message_to("aud@example.com")
+    link = smtp_server.link_in(message, r"https?://\S+/accounts/password/reset/key/\S+/")
+    form = client.get(_path(link), follow=True)
+    set_url = form.redirect_chain[-1][0] if form.redirect_chain else _path(link)
+    done = client.post(set_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}, follow=True)
+    assert done.status_code == 200
+    assert (
+        Client()
+        .post(reverse("account_login"), {"login": "aud", "password": NEW_PASSWORD})
+        .status_code
+        == 302
+    )
+    record = AuditEvent.objects.get(action="auth.password_changed")
+    assert record.details["how"] == "reset by email" and record.details["member"] == "aud"
+    assert NEW_PASSWORD not in str(list(AuditEvent.objects.values())) + smtp_server.raw_text()
