@@ -38,7 +38,8 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (http://127.0.0.1:8000/accounts/login/):")
         for username, first_name, role in DEMO_USERS:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"first_name": first_name}
+                username=username,
+                defaults={"first_name": first_name, "email": f"{username}@example.com"},
             )
             assign_role(user, role)
             if created or reset_passwords or fixed_password:
@@ -50,6 +51,11 @@ class Command(BaseCommand):
                 shown = "(unchanged; run seed_demo --reset-passwords for a new one)"
             self.stdout.write(f"  {role:<14} {username:<11} {shown}")
         self.stdout.write(f"{len(DEMO_USERS)} demo users ready.")
+        if settings.PORTAL_REQUIRE_MFA:
+            self.stdout.write(
+                f"{', '.join(settings.PORTAL_REQUIRE_MFA)} set up a second factor at their first "
+                "login (PORTAL_REQUIRE_MFA; empty it to skip that in a demo)."
+            )
         if settings.VENICE_SANDBOX:
             self._ensure_sandbox()
 
