@@ -20,6 +20,8 @@ NAV_ITEMS = (
     NavItem("Billing", "billing:overview", Ability.VIEW_BILLING),
     NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
+    NavItem("Approvals", "approvals:list", Ability.VIEW_CHANGE_REQUESTS),
+    NavItem("Policies", "policies:edit", Ability.VIEW_POLICIES),
     NavItem("Users", "team:list", Ability.MANAGE_MEMBERS),
 )
 

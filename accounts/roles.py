@@ -17,6 +17,10 @@ class Ability(StrEnum):
     VIEW_LIMITS = "view_limits"
     VIEW_AUDIT = "view_audit"
     MANAGE_MEMBERS = "manage_members"
+    VIEW_POLICIES = "view_policies"
+    MANAGE_POLICIES = "manage_policies"
+    VIEW_CHANGE_REQUESTS = "view_change_requests"
+    APPROVE_CHANGES = "approve_changes"
 
     @property
     def permission(self) -> str:
@@ -36,6 +40,10 @@ ABILITY_LABELS = {
     Ability.VIEW_LIMITS: "See rate limits and their log",
     Ability.VIEW_AUDIT: "Read and export the audit log",
     Ability.MANAGE_MEMBERS: "Invite members, change their roles, sessions and second factors",
+    Ability.VIEW_POLICIES: "Read the key policies",
+    Ability.MANAGE_POLICIES: "Change the key policies",
+    Ability.VIEW_CHANGE_REQUESTS: "See change requests (a Key manager: their own)",
+    Ability.APPROVE_CHANGES: "Approve or reject other people's change requests",
 }
 
 ADMINISTRATOR = "Administrator"
@@ -51,12 +59,28 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_KEYS,
             Ability.MANAGE_INFERENCE_KEYS,
             Ability.VIEW_LIMITS,
+            Ability.VIEW_POLICIES,
+            Ability.VIEW_CHANGE_REQUESTS,
         }
     ),
     FINANCE: frozenset(
-        {Ability.VIEW_DASHBOARD, Ability.VIEW_KEYS, Ability.VIEW_BILLING, Ability.VIEW_LIMITS}
+        {
+            Ability.VIEW_DASHBOARD,
+            Ability.VIEW_KEYS,
+            Ability.VIEW_BILLING,
+            Ability.VIEW_LIMITS,
+            Ability.VIEW_POLICIES,
+        }
     ),
-    AUDITOR: frozenset({Ability.VIEW_DASHBOARD, Ability.VIEW_KEYS, Ability.VIEW_AUDIT}),
+    AUDITOR: frozenset(
+        {
+            Ability.VIEW_DASHBOARD,
+            Ability.VIEW_KEYS,
+            Ability.VIEW_AUDIT,
+            Ability.VIEW_POLICIES,
+            Ability.VIEW_CHANGE_REQUESTS,
+        }
+    ),
 }
 ROLES = tuple(ROLE_ABILITIES)
 

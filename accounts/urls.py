@@ -2,12 +2,14 @@ from django.urls import include, path
 
 from accounts.views import (
     account,
+    approvals,
     audit,
     billing,
     dashboard,
     health,
     keys,
     limits,
+    policies,
     rotation,
     team,
 )
@@ -84,6 +86,20 @@ team_patterns = (
     "team",
 )
 
+approval_patterns = (
+    [
+        path("", approvals.approval_list, name="list"),
+        path("<int:request_id>/", approvals.approval_detail, name="detail"),
+        path("<int:request_id>/approve/", approvals.approval_approve, name="approve"),
+        path("<int:request_id>/reject/", approvals.approval_reject, name="reject"),
+        path("<int:request_id>/withdraw/", approvals.approval_withdraw, name="withdraw"),
+        path("<int:request_id>/make/", approvals.approval_execute, name="execute"),
+    ],
+    "approvals",
+)
+
+policy_patterns = ([path("", policies.policies, name="edit")], "policies")
+
 account_patterns = (
     [
         path("", account.overview, name="overview"),
@@ -100,6 +116,8 @@ urlpatterns = [
     path("billing/", include(billing_patterns)),
     path("limits/", include(limits_patterns)),
     path("team/", include(team_patterns)),
+    path("approvals/", include(approval_patterns)),
+    path("settings/policies/", include(policy_patterns)),
     path("account/", include(account_patterns)),
     path("", include(audit_patterns)),
 ]

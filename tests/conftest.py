@@ -24,6 +24,31 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _key_policies_off(request):
+    # The default key policies send ADMIN keys and changes to keys in use to a second
+    # Administrator; tests about other things make those changes directly. The policy tests
+    # (tests/test_policies.py, tests/test_approvals.py) set the policies they test.
+    if request.node.get_closest_marker("django_db") is None and "db" not in request.fixturenames:
+        return
+    if request.node.get_closest_marker("default_policies"):
+        return
+    request.getfixturevalue(
+        "db" if "transactional_db" not in request.fixturenames else "transactional_db"
+    )
+    from accounts.models import KeyPolicy
+
+    KeyPolicy.objects.update_or_create(
+        pk=1,
+        defaults={
+            "admin_keys_need_approval": False,
+            "delete_in_use_needs_approval": False,
+            "rotate_now_in_use_needs_approval": False,
+            "removing_limit_or_expiry_needs_approval": False,
+        },
+    )
+
+
+@pytest.fixture(autouse=True)
 def _second_factor_optional(settings):
     # Most tests are about something else than enrolling a second factor, which the default
     # PORTAL_REQUIRE_MFA demands of Administrators and Key managers first; the MFA tests

@@ -47,6 +47,24 @@ def _an_invitation():
     return (invitation.pk,)
 
 
+def _a_change_request():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import ChangeRequest
+
+    change = ChangeRequest.objects.create(
+        action="delete",
+        key_id=INFERENCE_KEY_ID,
+        key_type="INFERENCE",
+        reason="test",
+        requested_by_username="someone",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return (change.pk,)
+
+
 def _a_rotation():
     rotation = Rotation.objects.create(
         old_key_id=INFERENCE_KEY_ID,
@@ -84,6 +102,8 @@ ROUTES = [
     ("team:list", (), {ADMINISTRATOR}),
     ("team:invite", (), {ADMINISTRATOR}),
     ("team:detail", _a_member, {ADMINISTRATOR}),
+    ("approvals:list", (), {ADMINISTRATOR, KEY_MANAGER, AUDITOR}),
+    ("policies:edit", (), ALL),
     ("account:overview", (), SIGNED_IN),
     ("account:sessions", (), SIGNED_IN),
 ]
@@ -101,6 +121,10 @@ POST_ROUTES = [
     ("team:invitation_resend", _an_invitation, {ADMINISTRATOR}),
     ("team:invitation_revoke", _an_invitation, {ADMINISTRATOR}),
     ("account:session_end", ("0" * 64,), SIGNED_IN),
+    ("approvals:approve", _a_change_request, {ADMINISTRATOR}),
+    ("approvals:reject", _a_change_request, {ADMINISTRATOR}),
+    ("approvals:withdraw", _a_change_request, {ADMINISTRATOR, KEY_MANAGER, AUDITOR}),
+    ("approvals:execute", _a_change_request, {ADMINISTRATOR, KEY_MANAGER, AUDITOR}),
 ]
 
 

@@ -21,6 +21,7 @@ from accounts.models.audit import (
     without_zone_id,
 )
 from accounts.models.members import Invitation, InvitationState
+from accounts.models.policies import ChangeRequest, ChangeRequestState, KeyPolicy
 from accounts.models.rotation import (
     ROTATION_OPEN_STATES,
     ROTATION_STEP_LABELS,
@@ -47,6 +48,9 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditOutcome",
+    "ChangeRequest",
+    "ChangeRequestState",
+    "KeyPolicy",
     "Invitation",
     "InvitationState",
     "PortalAccess",

@@ -49,6 +49,15 @@ class AuditAction(models.TextChoices):
     AUTH_MFA_REMOVED = "auth.mfa_removed", "Second factor removed"
     AUTH_PASSWORD_CHANGED = "auth.password_changed", "Password changed"
     AUTH_SESSION_ENDED = "auth.session_ended", "Session ended"
+    # Key policies and the changes they hold for a second Administrator.
+    POLICY_CHANGED = "policy.changed", "Key policies changed"
+    CHANGE_REQUESTED = "change.requested", "Change requested"
+    CHANGE_APPROVED = "change.approved", "Change approved"
+    CHANGE_REJECTED = "change.rejected", "Change rejected"
+    CHANGE_WITHDRAWN = "change.withdrawn", "Change request withdrawn"
+    CHANGE_EXPIRED = "change.expired", "Change request expired"
+    CHANGE_EXECUTED = "change.executed", "Approved change made"
+    CHANGE_FAILED = "change.failed", "Approved change failed"
 
 
 class AuditOutcome(models.TextChoices):

@@ -17,11 +17,17 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import AuditAction
+from accounts.models import AuditAction, ChangeRequest
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_unrecorded_keys
 from accounts.selectors.rotation import rotation_open_with_replacement
 from accounts.services.audit import SECRET_LOST, AuditContext, audited
+from accounts.services.policies import (
+    enforce,
+    policy_check_create,
+    policy_check_delete,
+    policy_check_update,
+)
 from accounts.venice import (
     UNSET,
     APIKey,
@@ -81,14 +87,27 @@ def api_key_create(
     model_privacy: ModelPrivacy | None = None,
     expires_at: datetime | date | None = None,
     client: VeniceClient | None = None,
+    approval: ChangeRequest | None = None,
 ) -> APIKey:
     """Create a key; the returned key carries its one-time `secret`.
+
+    Key policies apply (services/policies.py): a change they forbid raises PolicyForbids, one
+    that needs a second Administrator raises ApprovalRequired unless `approval` is the
+    approved change request that carries it (its requester and approver go on the record).
 
     When Venice timed out after the request was sent, the key may exist anyway: it is looked up
     and, when found, returned with `secret=None` and recorded as created with `secret_lost`
     (the key page then says so). Not found, or the lookup failing too, re-raises the timeout.
     """
     _check_may_manage(context, api_key_type)
+    enforce(
+        policy_check_create(
+            api_key_type=api_key_type,
+            consumption_limits=consumption_limits,
+            expires_at=expires_at,
+        ),
+        approved=approval is not None,
+    )
     client = client or get_client()
     settings = {
         "api_key_type": api_key_type,
@@ -102,7 +121,7 @@ def api_key_create(
         context,
         action=AuditAction.KEY_CREATED,
         description=description,
-        details={"settings": _json_settings(settings)},
+        details={"settings": _json_settings(settings), **_approved(approval)},
     ) as record:
         try:
             created = client.api_keys.create(description, **settings)
@@ -135,10 +154,11 @@ def api_key_update(
     limit_period: LimitPeriod | _Unset = UNSET,
     model_privacy: ModelPrivacy | _Unset = UNSET,
     client: VeniceClient | None = None,
+    approval: ChangeRequest | None = None,
 ) -> APIKey:
-    """Change the given fields of `key` (as it is now). Only fields whose value differs are sent
-    and recorded (before → after); with none, nothing is sent or recorded and `key` comes back.
-    `expires_at=None` removes the expiry."""
+    """Change the given fields of `key` (as it is now). Only fields whose value differs are
+    sent and recorded (before → after); with none, nothing is sent or recorded and `key` comes
+    back. `expires_at=None` removes the expiry. Key policies apply as to a create."""
     _check_may_manage(context, key.api_key_type)
     requested = {
         "description": description,
@@ -154,8 +174,15 @@ def api_key_update(
     }
     if not patch:
         return key
+    enforce(policy_check_update(key=key, patch=patch), approved=approval is not None)
     changes = _changes(key, patch)
-    with audited(context, action=AuditAction.KEY_UPDATED, key=key, changes=changes):
+    with audited(
+        context,
+        action=AuditAction.KEY_UPDATED,
+        key=key,
+        changes=changes,
+        details=_approved(approval),
+    ):
         updated = (client or get_client()).api_keys.update(key.id, **patch)
     return updated
 
@@ -165,20 +192,28 @@ def api_key_delete(
     context: AuditContext,
     key: APIKey,
     client: VeniceClient | None = None,
+    approval: ChangeRequest | None = None,
 ) -> None:
     """Delete `key` upstream. Venice having no such key is a failure (NotFoundError), recorded
     and raised: the portal did not delete it. The replacement of an open rotation is refused
     (`KeyChangeRefused`): its old key may be about to stop, and aborting the rotation is
-    the way to remove it."""
+    the way to remove it. Key policies apply as to a create."""
     _check_may_manage(context, key.api_key_type)
     rotation = rotation_open_with_replacement(key_id=key.id)
     if rotation is not None:
         raise KeyChangeRefused(
             KEY_IS_A_RUNNING_REPLACEMENT.format(rotation=rotation.pk, old_last6=rotation.old_last6)
         )
-    with audited(context, action=AuditAction.KEY_DELETED, key=key):
+    enforce(policy_check_delete(key=key), approved=approval is not None)
+    with audited(context, action=AuditAction.KEY_DELETED, key=key, details=_approved(approval)):
         if not (client or get_client()).api_keys.delete(key.id):
             raise NotFoundError(KEY_ALREADY_GONE, status=404)
+
+
+def _approved(approval: ChangeRequest | None) -> dict:
+    from accounts.services.approvals import approval_details
+
+    return approval_details(approval) if approval is not None else {}
 
 
 def may_manage_key_type(user, api_key_type: APIKeyType) -> bool:

@@ -34,8 +34,10 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome, Rotation
 from accounts.selectors.audit import audit_unrecorded_keys
+from accounts.services.approvals import approval_details
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
 from accounts.services.keys import create_may_have_happened, may_manage_key_type
+from accounts.services.policies import enforce, policy_check_rotation
 from accounts.venice import UNSET, APIKey, APIKeyType, NotFoundError, VeniceError, get_client
 from accounts.venice.client import _Unset
 
@@ -233,8 +235,13 @@ def rotation_start(
     grace_ends_at: datetime | None = None,
     new_expires_at: datetime | date | None | _Unset = UNSET,
     now: datetime | None = None,
+    approval=None,
 ) -> RotationOutcome:
     """Rotate a key: record the intent, create the replacement, retire the old key.
+
+    Key policies apply (services/policies.py): rotating an ADMIN key, or a key in use
+    without grace, may need a second Administrator (ApprovalRequired unless `approval` is the
+    approved change request that carries it).
 
     `grace` is a `Rotation.Grace` value; with `Grace.CUSTOM`, `grace_ends_at` says when the
     old key is deleted. `new_expires_at` is the replacement's expiry: by default the old key's
@@ -256,6 +263,7 @@ def rotation_start(
     _check_may_rotate(context.user, old.api_key_type)
     if grace == Grace.NOW and is_portal_key(old):
         raise RotationError(ROTATION_PORTAL_KEY_NOW)
+    enforce(policy_check_rotation(key=old, grace=grace, now=now), approved=approval is not None)
     retire_at = _retire_time(grace, grace_ends_at, now=now, old_expires_at=old.expires_at)
     if new_expires_at is UNSET:
         new_expires_at = replacement_expiry(old, now=now)
@@ -268,6 +276,7 @@ def rotation_start(
         retire_at=retire_at,
         new_expires_at=new_expires_at,
         now=now,
+        approval=approval,
     )
     return _run(rotation, context, client=client, old=old, now=now)
 
@@ -426,6 +435,7 @@ def _record_start(
     retire_at: datetime,
     new_expires_at: datetime | None,
     now: datetime,
+    approval=None,
 ) -> Rotation:
     with audited(
         context,
@@ -439,6 +449,7 @@ def _record_start(
             "old_expires_at": _iso(old.expires_at),
             "new_expires_at": _iso(new_expires_at),
             "key_type": str(old.api_key_type),
+            **(approval_details(approval) if approval is not None else {}),
         },
     ) as record:
         try:

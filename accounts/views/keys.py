@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import ability_required, refuse
 from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
+from accounts.models import ChangeRequest
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_events_for_key, audit_key_ids_with_lost_secret
 from accounts.selectors.keys import (
@@ -47,9 +48,16 @@ from accounts.services.keys import (
     api_key_update,
     may_manage_key_type,
 )
+from accounts.services.policies import (
+    ApprovalRequired,
+    PolicyForbids,
+    policies_in_force,
+    policy_check_delete,
+)
 from accounts.services.rotation import may_rotate
 from accounts.templatetags.keys_format import limits_text, period, usage_text
 from accounts.venice import APIKey, APIKeyType, ValidationError, VeniceError
+from accounts.views.approvals import approval_context, hold_for_approval
 
 # Keys created from this session's create forms: {form token: key id}. A second POST of the
 # same form (a reload of the page that showed the secret, a double click) lands on the key
@@ -187,15 +195,30 @@ def key_new(request):
             return refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
 
     form = KeyCreateForm(_posted(request), allow_admin=may_create_admin)
-    error = None
+    error, held = None, {}
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["submission"]
         already = request.session.get(_CREATED_SESSION_KEY, {}).get(token)
         if already:
             messages.info(request, "That key was already created; its secret is shown only once.")
             return _redirect(request, reverse("keys:detail", args=[already]))
+        settings = form.settings()
         try:
-            created = api_key_create(context=audit_context_from_request(request), **form.settings())
+            created = api_key_create(context=audit_context_from_request(request), **settings)
+        except PolicyForbids as refused:
+            form.add_error(None, refused.message)
+        except ApprovalRequired as refused:
+            url = hold_for_approval(
+                request,
+                refused,
+                action=ChangeRequest.Action.CREATE,
+                arguments=settings,
+                key_type=settings["api_key_type"],
+                description=settings["description"],
+            )
+            if url is not None:
+                return _redirect(request, url)
+            held = approval_context(request, refused)
         except ValidationError as exc:
             form.add_upstream_errors(exc)
             error = exc
@@ -206,7 +229,8 @@ def key_new(request):
             return _created_page(request, created)
 
     template = "keys/new.html#form" if _fragment(request) else "keys/new.html"
-    return render(request, template, {"form": form, "error": error})
+    context = {"form": form, "error": error, "policies_in_force": policies_in_force(), **held}
+    return render(request, template, context)
 
 
 @sensitive_variables("created")
@@ -233,7 +257,7 @@ def key_edit(request, key_id: str):
         return refusal
 
     form = KeyEditForm(_posted(request), key=key)
-    error = None
+    error, held = None, {}
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
         if not changes:
@@ -241,6 +265,15 @@ def key_edit(request, key_id: str):
             return _redirect(request, reverse("keys:detail", args=[key.id]))
         try:
             api_key_update(context=audit_context_from_request(request), key=key, **changes)
+        except PolicyForbids as refused:
+            form.add_error(None, refused.message)
+        except ApprovalRequired as refused:
+            url = hold_for_approval(
+                request, refused, action=ChangeRequest.Action.UPDATE, arguments=changes, key=key
+            )
+            if url is not None:
+                return _redirect(request, url)
+            held = approval_context(request, refused)
         except ValidationError as exc:
             form.add_upstream_errors(exc)
             error = exc
@@ -251,7 +284,14 @@ def key_edit(request, key_id: str):
             return _redirect(request, reverse("keys:detail", args=[key.id]))
 
     template = "keys/edit.html#form" if _fragment(request) else "keys/edit.html"
-    return render(request, template, {"form": form, "key": key, "error": error})
+    context = {
+        "form": form,
+        "key": key,
+        "error": error,
+        "policies_in_force": policies_in_force(),
+        **held,
+    }
+    return render(request, template, context)
 
 
 @ability_required(Ability.MANAGE_INFERENCE_KEYS)
@@ -262,10 +302,21 @@ def key_delete(request, key_id: str):
         return refusal
 
     form = KeyDeleteForm(_posted(request), key=key)
-    error = None
+    error, held = None, {}
+    # Shown before submit: whether this delete waits for a second Administrator.
+    decision = policy_check_delete(key=key)
+    if decision.needs_approval:
+        held = {"approval_needed": decision.needs_approval}
     if request.method == "POST" and form.is_valid():
         try:
             api_key_delete(context=audit_context_from_request(request), key=key)
+        except ApprovalRequired as refused:
+            url = hold_for_approval(
+                request, refused, action=ChangeRequest.Action.DELETE, arguments={}, key=key
+            )
+            if url is not None:
+                return _redirect(request, url)
+            held = approval_context(request, refused)
         except KeyChangeRefused as refused:
             form.add_error(None, refused.message)
         except VeniceError as exc:
@@ -281,6 +332,7 @@ def key_delete(request, key_id: str):
         "key": key,
         "error": error,
         "replaced_in": rotation_open_with_replacement(key_id=key.id),
+        **held,
     }
     template = "keys/delete.html#form" if _fragment(request) else "keys/delete.html"
     return render(request, template, context)

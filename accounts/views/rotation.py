@@ -17,11 +17,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import ability_required, refuse
 from accounts.forms import RotationAbortForm, RotationForm
-from accounts.models import Rotation
+from accounts.models import ChangeRequest, Rotation
 from accounts.roles import Ability
 from accounts.selectors.keys import api_key_get
 from accounts.selectors.rotation import rotation_open_for
 from accounts.services.audit import audit_context_from_request
+from accounts.services.policies import ApprovalRequired, policy_check_rotation
 from accounts.services.rotation import (
     ROTATION_ADMIN_KEY_REFUSED,
     ROTATION_REFUSED,
@@ -35,6 +36,7 @@ from accounts.services.rotation import (
     rotation_start,
 )
 from accounts.venice import APIKeyType, VeniceError
+from accounts.views.approvals import approval_context, hold_for_approval
 
 
 @ability_required(Ability.MANAGE_INFERENCE_KEYS)
@@ -52,14 +54,20 @@ def key_rotate(request, key_id: str):
         return _refuse(request, key.api_key_type)
 
     form = RotationForm(request.POST or None, key=key, now=timezone.now())
-    error = None
+    error, held = None, {}
     if request.method == "POST" and form.is_valid():
+        arguments = form.rotation_arguments()
         try:
             outcome = rotation_start(
-                context=audit_context_from_request(request),
-                key_id=key.id,
-                **form.rotation_arguments(),
+                context=audit_context_from_request(request), key_id=key.id, **arguments
             )
+        except ApprovalRequired as refused:
+            url = hold_for_approval(
+                request, refused, action=ChangeRequest.Action.ROTATE, arguments=arguments, key=key
+            )
+            if url is not None:
+                return redirect(url)
+            held = approval_context(request, refused)
         except RotationRefused:
             return _refuse(request, key.api_key_type)
         except RotationError as refused:
@@ -75,6 +83,10 @@ def key_rotate(request, key_id: str):
         "error": error,
         "open_rotation": rotation_open_for(key_id=key.id),
         "portal_key": is_portal_key(key),
+        # Shown before submit: the rotations of this key a second Administrator must approve.
+        "approval_without_grace": policy_check_rotation(key=key, grace="now").needs_approval,
+        "approval_with_grace": policy_check_rotation(key=key, grace="24h").needs_approval,
+        **held,
     }
     return render(request, "keys/rotate.html", context)
 

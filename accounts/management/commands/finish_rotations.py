@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.management.users import active_user
 from accounts.services.audit import audit_context_for_command
+from accounts.services.policies import ApprovalRequired, PolicyForbids
 from accounts.services.rotation import (
     RotationError,
     grace_from_text,
@@ -135,7 +136,7 @@ class Command(BaseCommand):
                     grace_ends_at=grace_ends_at,
                     now=now,
                 )
-            except (RotationError, VeniceError) as error:
+            except (RotationError, VeniceError, ApprovalRequired, PolicyForbids) as error:
                 failed += 1
                 message = getattr(error, "user_message", None) or str(error)
                 self.stderr.write(f"{key.id}: not rotated: {message}")

@@ -5,7 +5,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.management.users import active_user
+from accounts.models import ChangeRequest
+from accounts.services.approvals import ApprovalError, change_request_execute
 from accounts.services.audit import audit_context_for_command
+from accounts.services.policies import ApprovalRequired, PolicyForbids
 from accounts.services.rotation import (
     RotationError,
     grace_from_text,
@@ -48,12 +51,31 @@ class Command(BaseCommand):
             "never overwritten.",
         )
         parser.add_argument(
+            "--approved-by",
+            type=int,
+            metavar="REQUEST_ID",
+            help="Make the rotation an approved change request holds (its settings are the "
+            "request's; --actor must be who asked for it). A rotation the key policies hold "
+            "for approval fails without it, naming the policy.",
+        )
+        parser.add_argument(
             "--print-secret",
             action="store_true",
             help="Print the new secret on standard output (think of your shell's scrollback).",
         )
 
-    def handle(self, *args, key_id, grace, actor, expires_at, secret_to, print_secret, **options):
+    def handle(
+        self,
+        *args,
+        key_id,
+        grace,
+        actor,
+        expires_at,
+        secret_to,
+        print_secret,
+        approved_by=None,
+        **options,
+    ):
         if not secret_to and not print_secret:
             raise CommandError(DESTINATION_REQUIRED)
         user = active_user(actor)
@@ -68,17 +90,23 @@ class Command(BaseCommand):
         # stops the command while the old key is still untouched.
         secret_file = _create_secret_file(secret_to) if secret_to else None
         wrote_secret = False
+        context = audit_context_for_command(user, command="rotate_key")
         try:
             try:
-                outcome = rotation_start(
-                    context=audit_context_for_command(user, command="rotate_key"),
-                    key_id=key_id,
-                    grace=grace_choice,
-                    grace_ends_at=grace_ends_at,
-                    new_expires_at=new_expires_at,
-                    now=now,
-                )
-            except (RotationError, VeniceError) as error:
+                if approved_by is not None:
+                    outcome = _approved_rotation(context, approved_by, key_id)
+                else:
+                    outcome = rotation_start(
+                        context=context,
+                        key_id=key_id,
+                        grace=grace_choice,
+                        grace_ends_at=grace_ends_at,
+                        new_expires_at=new_expires_at,
+                        now=now,
+                    )
+            except ApprovalRequired as held:
+                raise CommandError(f"{held.message} {APPROVAL_HINT}") from None
+            except (RotationError, VeniceError, PolicyForbids, ApprovalError) as error:
                 raise CommandError(getattr(error, "user_message", None) or str(error)) from None
             if outcome.secret and secret_file is not None:
                 os.write(secret_file, f"{outcome.secret}\n".encode())
@@ -101,6 +129,24 @@ class Command(BaseCommand):
                 f"Resume or abort it on the key's page."
             )
         self.stdout.write(_summary(rotation))
+
+
+APPROVAL_HINT = (
+    "Ask for it in the portal (the key's Rotate page), and once approved run this again with "
+    "--approved-by REQUEST_ID."
+)
+NOT_THIS_KEYS_ROTATION = "Change request {id} is not a rotation of key {key_id}."
+
+
+def _approved_rotation(context, request_id: int, key_id: str):
+    """The rotation an approved change request holds, made now by its requester."""
+    change = ChangeRequest.objects.filter(pk=request_id).first()
+    if change is None or change.action != ChangeRequest.Action.ROTATE or change.key_id != key_id:
+        raise ApprovalError(NOT_THIS_KEYS_ROTATION.format(id=request_id, key_id=key_id))
+    made = change_request_execute(context=context, request_id=request_id)
+    if made.rotation is None:
+        raise ApprovalError(made.error)
+    return made.rotation
 
 
 def _expiry(value: str) -> datetime | date | None:
