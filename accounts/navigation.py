@@ -21,7 +21,6 @@ NAV_ITEMS = (
     NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
     NavItem("Approvals", "approvals:list", Ability.VIEW_CHANGE_REQUESTS),
-    NavItem("Policies", "policies:edit", Ability.VIEW_POLICIES),
     NavItem("Users", "team:list", Ability.MANAGE_MEMBERS),
 )
 
