@@ -47,6 +47,7 @@ from accounts.sandbox.catalog import CURRENCIES, MODELS, MODELS_BY_ID, SKUS, sku
 from accounts.sandbox.clock import SandboxClock, midnight_ms, to_ms
 from accounts.sandbox.digest import secret_digest
 from accounts.sandbox.faults import TIMEOUT_AFTER, TIMEOUT_BEFORE, Fault, Faults
+from accounts.sandbox.inference import InferenceRoutes
 from accounts.sandbox.keys import KeyRecord, KeyRoutes
 from accounts.sandbox.ledger import ALL_KEYS, AMOUNT, CUR, DIEM, USD, Ledger, entry_json
 from accounts.sandbox.responses import (
@@ -92,7 +93,7 @@ class AdminKeyUnknown(LookupError):
     kept, so this process cannot hand it out."""
 
 
-class Sandbox(KeyRoutes, BillingRoutes):
+class Sandbox(KeyRoutes, BillingRoutes, InferenceRoutes):
     """A stateful Venice account. Thread-safe: every state change happens under one lock."""
 
     def __init__(
@@ -738,6 +739,9 @@ class Sandbox(KeyRoutes, BillingRoutes):
         "/billing/usage": {"GET": ("_usage_sunset", None)},
         "/billing/usage-analytics": {"GET": ("_usage_analytics", True)},
         "/billing/usage-history": {"GET": ("_usage_history", True)},
+        # Simulated inference (accounts/sandbox/inference.py): any valid key, admin or not.
+        "/chat/completions": {"POST": ("_chat_completions", False)},
+        "/models": {"GET": ("_models", False)},
     }
 
     def _route(self, method: str, path: str):
