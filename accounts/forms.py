@@ -474,6 +474,18 @@ GRACE_CHOICES = [
     ("7d", "7 days"),
     ("custom", "Until a time I choose"),
 ]
+QUIET_PERIOD_CHOICES = [
+    ("15m", "15 minutes"),
+    ("1h", "1 hour"),
+    ("4h", "4 hours"),
+    ("24h", "24 hours"),
+]
+QUIET_PERIODS = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "24h": timedelta(hours=24),
+}
 GRACE_END_REQUIRED = "Choose when the grace period ends."
 GRACE_END_NOT_IN_FUTURE = "The end of the grace period must be in the future."
 ABORT_CHOICE_REQUIRED = "Say whether to delete the replacement key or keep it."
@@ -505,6 +517,18 @@ class RotationForm(forms.Form):
     # Left out of a POST, it means the proposed default, never "no expiry".
     new_expiry = forms.ChoiceField(
         label="The new key expires", widget=forms.RadioSelect, required=False
+    )
+    finish_when_quiet = forms.BooleanField(
+        label="Delete the old key early once it goes quiet",
+        required=False,
+        help_text="When the new key has been used and the old one has been idle for the time "
+        "below, the portal deletes the old key without waiting for the grace period to end.",
+    )
+    quiet_period = forms.ChoiceField(
+        label="Quiet for",
+        choices=QUIET_PERIOD_CHOICES,
+        initial="1h",
+        required=False,
     )
     new_expires_at = BoundedDateTimeField(
         label="New key expires on (UTC)",
@@ -568,6 +592,8 @@ class RotationForm(forms.Form):
             "grace": data["grace"],
             "grace_ends_at": data["grace_ends_at"] if data["grace"] == "custom" else None,
             "new_expires_at": new_expires_at,
+            "finish_when_quiet": data["finish_when_quiet"] and data["grace"] != "now",
+            "quiet_period": QUIET_PERIODS[data["quiet_period"] or "1h"],
         }
 
 

@@ -33,6 +33,21 @@ keys_patterns = (
             rotation.rotation_abort_view,
             name="rotation_abort",
         ),
+        path(
+            "<str:key_id>/rotations/<int:rotation_id>/traffic/",
+            rotation.rotation_traffic_view,
+            name="rotation_traffic",
+        ),
+        path(
+            "<str:key_id>/rotations/<int:rotation_id>/finish-early/",
+            rotation.rotation_finish_early_view,
+            name="rotation_finish_early",
+        ),
+        path(
+            "<str:key_id>/rotations/<int:rotation_id>/extend/",
+            rotation.rotation_extend_view,
+            name="rotation_extend",
+        ),
     ],
     "keys",
 )

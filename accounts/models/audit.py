@@ -28,6 +28,11 @@ class AuditAction(models.TextChoices):
     ROTATION_COMPLETED = "key.rotation.completed", "Rotation completed"
     ROTATION_FAILED = "key.rotation.failed", "Rotation failed"
     ROTATION_ABORTED = "key.rotation.aborted", "Rotation aborted"
+    ROTATION_GRACE_EXTENDED = "key.rotation.grace_extended", "Rotation: grace period extended"
+    ROTATION_FINISHED_EARLY = (
+        "key.rotation.finished_early",
+        "Rotation finished early (old key quiet)",
+    )
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     BILLING_USAGE_EXPORTED = "billing.usage_exported", "Usage exported"
     # Who may do what: members, invitations, roles.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -83,6 +85,14 @@ class Rotation(models.Model):
     retire_at = models.DateTimeField(null=True, blank=True)
     # How long the grace period was to be, so a late resume can still give all of it.
     grace_period = models.DurationField(null=True, blank=True)
+    # Watching the traffic (services/rotation_watch.py): delete the old key before the grace
+    # ends once the new key is in use and the old one has been idle this long.
+    finish_when_quiet = models.BooleanField(default=False)
+    quiet_period = models.DurationField(default=timedelta(hours=1))
+    # What Venice's lastUsedAt said: the new key's first use seen, the old key's last.
+    new_first_used_at = models.DateTimeField(null=True, blank=True)
+    old_last_used_at = models.DateTimeField(null=True, blank=True)
+    traffic_seen_at = models.DateTimeField(null=True, blank=True)
 
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -179,6 +189,13 @@ class Rotation(models.Model):
     @property
     def replacement_exists(self) -> bool:
         return self.has_replacement and self.replacement_deleted_at is None
+
+    @property
+    def switch_took(self) -> timedelta | None:
+        """From the new key's first use to the old key's last: how long both were in use."""
+        if self.new_first_used_at is None or self.old_last_used_at is None:
+            return None
+        return max(self.old_last_used_at - self.new_first_used_at, timedelta(0))
 
     @property
     def state_badge(self) -> str:

@@ -203,7 +203,9 @@ def encode_payload(arguments: dict) -> dict:
     """A service's keyword arguments (enums, Decimals, limits, datetimes) as JSON values."""
     out = {}
     for name, value in arguments.items():
-        if isinstance(value, ConsumptionLimits):
+        if isinstance(value, timedelta):
+            value = int(value.total_seconds())
+        elif isinstance(value, ConsumptionLimits):
             value = {"usd": _text(value.usd), "diem": _text(value.diem)}
         elif isinstance(value, datetime):
             value = value.isoformat()
@@ -228,6 +230,8 @@ def decode_payload(payload: dict) -> dict:
     for name in ("expires_at", "new_expires_at", "grace_ends_at"):
         if out.get(name):
             out[name] = datetime.fromisoformat(out[name])
+    if "quiet_period" in out:
+        out["quiet_period"] = timedelta(seconds=out["quiet_period"])
     if "api_key_type" in out:
         out["api_key_type"] = APIKeyType(out["api_key_type"])
     if out.get("limit_period"):

@@ -19,6 +19,7 @@ from accounts.roles import Ability
 from accounts.selectors.audit import AuditFilters, audit_page
 from accounts.selectors.keys import EXPIRING_WITHIN, UNUSED_FOR
 from accounts.selectors.rotation import rotations_open_by_key
+from accounts.services.rotation_watch import rotation_traffic
 from accounts.venice import (
     AccountSummary,
     APIKey,
@@ -229,13 +230,14 @@ def _key_counts_panel(summary: AccountSummary) -> KeyCountsPanel:
 
 
 def key_attention_reasons(
-    key: APIKey, now: datetime, rotation: Rotation | None = None
+    key: APIKey, now: datetime, rotation: Rotation | None = None, traffic=None
 ) -> tuple[AttentionReason, ...]:
-    """Why a key needs someone's attention: a rotation of it failed or is unfinished, it
-    expires soon (or has), it has gone unused, or nothing limits what it can spend."""
+    """Why a key needs someone's attention: a rotation of it failed or is unfinished (with
+    what its keys' traffic says, in grace), it expires soon (or has), it has gone unused, or
+    nothing limits what it can spend."""
     reasons = []
     if rotation is not None:
-        reasons.append(_rotation_reason(rotation))
+        reasons.append(_rotation_reason(rotation, traffic))
     if key.expires_at is not None:
         left = key.expires_at - now
         if left <= timedelta(0):
@@ -259,13 +261,15 @@ def key_attention_reasons(
     return tuple(reasons)
 
 
-def _rotation_reason(rotation: Rotation) -> AttentionReason:
+def _rotation_reason(rotation: Rotation, traffic=None) -> AttentionReason:
     if rotation.state == RotationState.FAILED:
         return AttentionReason("Rotation failed: resume or abort it", "danger")
     if rotation.state == RotationState.GRACE and rotation.retire_at is not None:
-        return AttentionReason(
-            f"Rotated; old key retires {rotation.retire_at:%Y-%m-%d %H:%M} UTC", "info"
-        )
+        text = f"Rotated; old key retires {rotation.retire_at:%Y-%m-%d %H:%M} UTC"
+        if traffic is None:
+            return AttentionReason(text, "info")
+        level = "warn" if traffic.offer_extension else "info"
+        return AttentionReason(f"{text}. {traffic.old_sentence}", level)
     return AttentionReason("Rotation unfinished", "warn")
 
 
@@ -291,8 +295,15 @@ def _attention_panel(
     if summary.api_keys is None:
         return AttentionPanel(error=_error(summary, "api_keys"))
     items = []
+    keys_by_id = {key.id: key for key in summary.api_keys}
     for key in summary.api_keys:
-        reasons = key_attention_reasons(key, now, open_rotations.get(key.id))
+        rotation = open_rotations.get(key.id)
+        traffic = (
+            rotation_traffic(rotation, keys=keys_by_id, now=now)
+            if rotation is not None and rotation.state == RotationState.GRACE
+            else None
+        )
+        reasons = key_attention_reasons(key, now, rotation, traffic)
         if reasons:
             items.append(AttentionItem(key=key, reasons=reasons))
     # Most urgent first: expired or about to expire, then idle keys, then unlimited ones.

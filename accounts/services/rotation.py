@@ -113,6 +113,8 @@ LEASE = timedelta(minutes=5)
 # latest (clock skew between the portal and Venice).
 CLOCK_SKEW = timedelta(minutes=5)
 
+DEFAULT_QUIET_PERIOD = timedelta(hours=1)
+
 GRACE_PERIODS = {
     Grace.NOW: timedelta(0),
     Grace.HOUR: timedelta(hours=1),
@@ -236,8 +238,14 @@ def rotation_start(
     new_expires_at: datetime | date | None | _Unset = UNSET,
     now: datetime | None = None,
     approval=None,
+    finish_when_quiet: bool = False,
+    quiet_period: timedelta = DEFAULT_QUIET_PERIOD,
 ) -> RotationOutcome:
     """Rotate a key: record the intent, create the replacement, retire the old key.
+
+    With `finish_when_quiet`, finish_rotations deletes the old key before the grace ends
+    once the new key is in use and the old one has been idle for `quiet_period`
+    (services/rotation_watch.py).
 
     Key policies apply (services/policies.py): rotating an ADMIN key, or a key in use
     without grace, may need a second Administrator (ApprovalRequired unless `approval` is the
@@ -277,6 +285,8 @@ def rotation_start(
         new_expires_at=new_expires_at,
         now=now,
         approval=approval,
+        finish_when_quiet=finish_when_quiet,
+        quiet_period=quiet_period,
     )
     return _run(rotation, context, client=client, old=old, now=now)
 
@@ -436,6 +446,8 @@ def _record_start(
     new_expires_at: datetime | None,
     now: datetime,
     approval=None,
+    finish_when_quiet: bool = False,
+    quiet_period: timedelta = timedelta(hours=1),
 ) -> Rotation:
     with audited(
         context,
@@ -449,6 +461,7 @@ def _record_start(
             "old_expires_at": _iso(old.expires_at),
             "new_expires_at": _iso(new_expires_at),
             "key_type": str(old.api_key_type),
+            **({"finish_when_quiet_after": str(quiet_period)} if finish_when_quiet else {}),
             **(approval_details(approval) if approval is not None else {}),
         },
     ) as record:
@@ -465,6 +478,8 @@ def _record_start(
                     grace=grace,
                     retire_at=retire_at,
                     grace_period=retire_at - now,
+                    finish_when_quiet=finish_when_quiet,
+                    quiet_period=quiet_period,
                     started_by=context.user if _is_saved_user(context.user) else None,
                     started_by_username=context.username,
                     lease_until=timezone.now() + LEASE,

@@ -59,3 +59,11 @@ def percent_of(used, limit) -> int:
     if used is None or not limit:
         return 0
     return int(min(Decimal(used) / Decimal(limit) * 100, Decimal(999)))
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta as '3 min', '2 h 10 min', '4 days'."""
+    from accounts.services.rotation_watch import span
+
+    return span(value)

@@ -181,6 +181,8 @@ PAYLOAD_LABELS = {
     "grace": "Grace period",
     "grace_ends_at": "Grace ends",
     "new_expires_at": "New key expires",
+    "finish_when_quiet": "Finish when quiet",
+    "quiet_period": "Quiet for (seconds)",
 }
 
 

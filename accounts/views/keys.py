@@ -55,6 +55,7 @@ from accounts.services.policies import (
     policy_check_delete,
 )
 from accounts.services.rotation import may_rotate
+from accounts.services.rotation_watch import rotation_observe
 from accounts.templatetags.keys_format import limits_text, period, usage_text
 from accounts.venice import APIKey, APIKeyType, ValidationError, VeniceError
 from accounts.views.approvals import approval_context, hold_for_approval
@@ -181,7 +182,18 @@ def key_detail(request, key_id: str):
         "open_rotation": rotation_open_for(key_id=key.id),
         "may_rotate": may_rotate(request.user, key.api_key_type),
     }
+    context.update(_traffic_panel(context["open_rotation"]))
     return render(request, "keys/detail.html", context)
+
+
+def _traffic_panel(rotation) -> dict:
+    """A rotation in grace shows its keys' traffic (then refreshed by HTMX polling)."""
+    if rotation is None or rotation.state != rotation.State.GRACE:
+        return {}
+    try:
+        return {"traffic": rotation_observe(rotation), "rotation": rotation}
+    except VeniceError as error:
+        return {"traffic_error": error, "rotation": rotation}
 
 
 @ability_required(Ability.MANAGE_INFERENCE_KEYS)

@@ -6,6 +6,8 @@ the replacement's secret ever appears. Resume and abort are one small POST view 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -13,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import ability_required, refuse
 from accounts.forms import RotationAbortForm, RotationForm
@@ -34,6 +36,11 @@ from accounts.services.rotation import (
     rotation_abort,
     rotation_resume,
     rotation_start,
+)
+from accounts.services.rotation_watch import (
+    rotation_extend_grace,
+    rotation_finish_early,
+    rotation_observe,
 )
 from accounts.venice import APIKeyType, VeniceError
 from accounts.views.approvals import approval_context, hold_for_approval
@@ -201,3 +208,73 @@ def _refuse(request, key_type: str):
     if key_type == APIKeyType.ADMIN:
         return refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ROTATION_ADMIN_KEY_REFUSED)
     return refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=ROTATION_REFUSED)
+
+
+@ability_required(Ability.VIEW_KEYS)
+@require_GET
+def rotation_traffic_view(request, key_id: str, rotation_id: int):
+    """The grace panel's traffic, polled by HTMX while the key's page is open."""
+    rotation = _rotation(key_id, rotation_id)
+    try:
+        traffic = rotation_observe(rotation)
+    except VeniceError as error:
+        return render(request, "keys/_rotation_traffic.html", {"traffic_error": error}, status=200)
+    context = {
+        "rotation": rotation,
+        "traffic": traffic,
+        "may_rotate": may_rotate(request.user, rotation.old_key_type),
+    }
+    return render(request, "keys/_rotation_traffic.html", context)
+
+
+@ability_required(Ability.MANAGE_INFERENCE_KEYS)
+@require_POST
+def rotation_finish_early_view(request, key_id: str, rotation_id: int):
+    rotation = _rotation(key_id, rotation_id)
+    if not may_rotate(request.user, rotation.old_key_type):
+        return _refuse(request, rotation.old_key_type)
+    try:
+        rotation = rotation_finish_early(
+            context=audit_context_from_request(request), rotation_id=rotation.pk
+        )
+    except RotationRefused:
+        return _refuse(request, rotation.old_key_type)
+    except RotationError as refused:
+        messages.error(request, refused.message)
+    except VeniceError as upstream:
+        messages.error(request, f"The old key was not deleted: {upstream.user_message}")
+    else:
+        messages.success(request, "The old key went quiet and is deleted: the rotation is done.")
+    return redirect(_key_page(rotation))
+
+
+@ability_required(Ability.MANAGE_INFERENCE_KEYS)
+@require_POST
+def rotation_extend_view(request, key_id: str, rotation_id: int):
+    rotation = _rotation(key_id, rotation_id)
+    if not may_rotate(request.user, rotation.old_key_type):
+        return _refuse(request, rotation.old_key_type)
+    more = EXTENSIONS.get(request.POST.get("extend_by", ""))
+    if more is None:
+        messages.error(request, "Choose how much longer the old key keeps working.")
+        return redirect(_key_page(rotation))
+    try:
+        rotation = rotation_extend_grace(
+            context=audit_context_from_request(request),
+            rotation_id=rotation.pk,
+            until=rotation.retire_at + more,
+        )
+    except RotationRefused:
+        return _refuse(request, rotation.old_key_type)
+    except RotationError as refused:
+        messages.error(request, refused.message)
+    except VeniceError as upstream:
+        messages.error(request, f"The grace period was not extended: {upstream.user_message}")
+    else:
+        messages.success(
+            request, f"The old key now keeps working until {rotation.retire_at:%Y-%m-%d %H:%M} UTC."
+        )
+    return redirect(_key_page(rotation))
+
+
+EXTENSIONS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}

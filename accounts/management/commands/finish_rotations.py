@@ -17,13 +17,16 @@ from accounts.services.rotation import (
     rotation_start,
     rotations_policy_due,
 )
+from accounts.services.rotation_watch import rotations_finish_quiet
 from accounts.venice import VeniceError
 
 
 class Command(BaseCommand):
     help = (
         "Delete the old keys of rotations whose grace period has ended, recording each in the "
-        "audit log. Idempotent and safe to run from cron every minute, also concurrently. "
+        "audit log; note every grace rotation's traffic (the keys' lastUsedAt), and delete "
+        "early the old keys of rotations set to finish when quiet that have gone quiet. "
+        "Idempotent and safe to run from cron every minute, also concurrently. "
         "With --older-than, list the keys older than a rotation policy instead; with --apply "
         "too, rotate them (secrets written to --secrets-dir)."
     )
@@ -60,6 +63,16 @@ class Command(BaseCommand):
         if apply:
             raise CommandError("--apply goes with --older-than.")
 
+        try:
+            quiet = rotations_finish_quiet(context=context)
+        except VeniceError as error:
+            self.stderr.write(f"Could not read the keys' traffic: {error.user_message}")
+            quiet = []
+        for rotation in quiet:
+            self.stdout.write(
+                f"Rotation {rotation.pk}: the old key {rotation.old_key_id} "
+                f"(…{rotation.old_last6}) went quiet; deleted early, completed."
+            )
         outcomes = rotation_finish_due(context=context)
         failed = 0
         for outcome in outcomes:
