@@ -27,6 +27,7 @@ from accounts.models.rotation import (
     ROTATION_STEP_LABELS,
     Rotation,
     RotationGrace,
+    RotationSchedule,
     RotationState,
 )
 from accounts.models.sessions import PortalSession
@@ -57,6 +58,7 @@ __all__ = [
     "PortalSession",
     "Rotation",
     "RotationGrace",
+    "RotationSchedule",
     "RotationState",
     "normalise_json",
     "without_zone_id",

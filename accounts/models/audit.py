@@ -33,6 +33,12 @@ class AuditAction(models.TextChoices):
         "key.rotation.finished_early",
         "Rotation finished early (old key quiet)",
     )
+    ROTATION_SECRET_DELIVERED = (
+        "key.rotation.secret_delivered",
+        "Rotation: new secret delivered to the schedule's sink",
+    )
+    ROTATION_SCHEDULE_SET = "key.rotation.schedule_set", "Rotation schedule set"
+    ROTATION_SCHEDULE_REMOVED = "key.rotation.schedule_removed", "Rotation schedule removed"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     BILLING_USAGE_EXPORTED = "billing.usage_exported", "Usage exported"
     # Who may do what: members, invitations, roles.

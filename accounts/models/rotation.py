@@ -93,6 +93,14 @@ class Rotation(models.Model):
     new_first_used_at = models.DateTimeField(null=True, blank=True)
     old_last_used_at = models.DateTimeField(null=True, blank=True)
     traffic_seen_at = models.DateTimeField(null=True, blank=True)
+    # Started by a schedule (rotate_due): its sink, not a person, gets the new secret, and
+    # until it has (secret_delivered_at) the replacement is nobody's, so the rotation may
+    # only be aborted, never resumed into retiring the old key.
+    schedule = models.ForeignKey(
+        "RotationSchedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    secret_sink = models.CharField(max_length=16, blank=True)
+    secret_delivered_at = models.DateTimeField(null=True, blank=True)
 
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -165,7 +173,7 @@ class Rotation(models.Model):
     @property
     def resumable(self) -> bool:
         """Resume makes sense now: it failed, stalled, or its grace ended without cron."""
-        if self.is_leased:
+        if self.is_leased or self.awaits_delivery:
             return False
         if self.state == RotationState.GRACE:
             return self.grace_is_over
@@ -191,6 +199,17 @@ class Rotation(models.Model):
         return self.has_replacement and self.replacement_deleted_at is None
 
     @property
+    def awaits_delivery(self) -> bool:
+        """A scheduled rotation whose replacement exists but whose sink never got the secret:
+        nobody has it, so the only way on is to abort (deleting the replacement)."""
+        return (
+            self.is_open
+            and bool(self.secret_sink)
+            and self.secret_delivered_at is None
+            and self.replacement_exists
+        )
+
+    @property
     def switch_took(self) -> timedelta | None:
         """From the new key's first use to the old key's last: how long both were in use."""
         if self.new_first_used_at is None or self.old_last_used_at is None:
@@ -206,3 +225,58 @@ class Rotation(models.Model):
             RotationState.GRACE: "info",
             RotationState.ABORTED: "",
         }.get(self.state, "warn")
+
+
+# rotate_due runs hourly: a schedule still due after this has been missed.
+OVERDUE_AFTER = timedelta(hours=2)
+
+
+class RotationSchedule(models.Model):
+    """ "Rotate this key every N days": `rotate_due` (cron, hourly) starts its rotations.
+
+    The new secret goes to the schedule's sink without a person: a file (written 0600,
+    atomically), or a command that reads it on standard input. The sink's target is set by
+    the operator (`manage.py rotation_schedule`), never from the web: a command to run, or a
+    path to write, is the server's business. It is stored encrypted, as is anything that
+    could point at where secrets go. The schedule follows its key: after each rotation it
+    names the replacement."""
+
+    class Sink(models.TextChoices):
+        FILE = "file", "A file"
+        COMMAND = "command", "A command, on its standard input"
+
+    key_id = models.CharField(max_length=64, unique=True)
+    key_description = models.CharField(max_length=64, blank=True)
+    every = models.DurationField()
+    grace = models.CharField(max_length=8, choices=RotationGrace.choices, default="24h")
+    finish_when_quiet = models.BooleanField(default=False)
+    quiet_period = models.DurationField(default=timedelta(hours=1))
+    sink = models.CharField(max_length=16, choices=Sink.choices)
+    sink_target_encrypted = models.TextField()
+    next_due_at = models.DateTimeField(db_index=True)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The schedule rotates as its owner, with the owner's role: an owner who may no longer
+    # rotate the key (or is gone) stops the schedule until an operator sets it again.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    owner_username = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["next_due_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sink__in=["file", "command"]), name="rotation_schedule_sink_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"rotate {self.key_description or self.key_id} every {self.every}"
+
+    def is_overdue(self, now=None) -> bool:
+        """Due for longer than rotate_due's hour between runs: it did not run, or failed."""
+        return self.next_due_at + OVERDUE_AFTER <= (now or timezone.now())

@@ -16,7 +16,11 @@ from enum import StrEnum
 from django.utils import timezone
 
 from accounts.selectors.audit import audit_key_ids_with_lost_secret
-from accounts.selectors.rotation import OpenRotationKeys, rotation_open_keys
+from accounts.selectors.rotation import (
+    OpenRotationKeys,
+    rotation_open_keys,
+    rotation_overdue_key_ids,
+)
 from accounts.venice import APIKey, APIKeyType, VeniceClient, get_client
 
 EXPIRING_WITHIN = timedelta(days=14)
@@ -62,6 +66,8 @@ class KeyFlags:
     # In an open rotation: the key being replaced, or its replacement (both keep one name).
     retiring: bool = False
     replacement: bool = False
+    # Its rotation schedule is overdue: rotate_due missed it, or could not rotate it.
+    rotation_overdue: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ def api_key_flags(
     now: datetime,
     secret_lost: bool = False,
     rotating: OpenRotationKeys | None = None,
+    overdue_ids: frozenset[str] = frozenset(),
 ) -> KeyFlags:
     expires_at = key.expires_at
     expired = expires_at is not None and expires_at <= now
@@ -99,6 +106,7 @@ def api_key_flags(
         secret_lost=secret_lost,
         retiring=rotating is not None and key.id in rotating.old_key_ids,
         replacement=rotating is not None and key.id in rotating.new_key_ids,
+        rotation_overdue=key.id in overdue_ids,
     )
 
 
@@ -148,13 +156,18 @@ def api_key_rows(
     now: datetime,
     secret_lost_ids: frozenset[str] | set[str] = frozenset(),
     rotating: OpenRotationKeys | None = None,
+    overdue_ids: frozenset[str] = frozenset(),
 ) -> list[KeyRow]:
     """Flag, filter and sort keys (no I/O)."""
     rows = [
         KeyRow(
             key=key,
             flags=api_key_flags(
-                key, now=now, secret_lost=key.id in secret_lost_ids, rotating=rotating
+                key,
+                now=now,
+                secret_lost=key.id in secret_lost_ids,
+                rotating=rotating,
+                overdue_ids=overdue_ids,
             ),
         )
         for key in keys
@@ -172,14 +185,16 @@ def api_key_list(
 ) -> KeyListing:
     """Every key matching `query`, flagged. Raises the client's VeniceError on failure."""
     query = query or KeyQuery()
+    now = now or timezone.now()
     keys = (client or get_client()).api_keys.list()
     rows = api_key_rows(
         keys,
         query=query,
-        now=now or timezone.now(),
+        now=now,
         # One query for the whole list (by the audit table's key index), never one per row.
         secret_lost_ids=audit_key_ids_with_lost_secret([key.id for key in keys]) if keys else set(),
         rotating=rotation_open_keys(),
+        overdue_ids=rotation_overdue_key_ids(now=now),
     )
     return KeyListing(rows=rows, total=len(keys), query=query)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q
 
-from accounts.models import Rotation
+from accounts.models import Rotation, RotationSchedule
+from accounts.models.rotation import OVERDUE_AFTER
 
 
 def rotation_open_for(*, key_id: str) -> Rotation | None:
@@ -47,6 +49,19 @@ def rotation_open_keys() -> OpenRotationKeys:
     return OpenRotationKeys(
         old_key_ids=frozenset(old for old, _ in pairs),
         new_key_ids=frozenset(new for _, new in pairs if new),
+    )
+
+
+def rotation_schedule_for_key(*, key_id: str) -> RotationSchedule | None:
+    return RotationSchedule.objects.filter(key_id=key_id).first()
+
+
+def rotation_overdue_key_ids(*, now: datetime) -> frozenset[str]:
+    """Keys whose scheduled rotation rotate_due has missed or failed (one query)."""
+    return frozenset(
+        RotationSchedule.objects.filter(next_due_at__lte=now - OVERDUE_AFTER).values_list(
+            "key_id", flat=True
+        )
     )
 
 

@@ -32,8 +32,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import AuditAction, AuditOutcome, Rotation
+from accounts.models import AuditAction, AuditOutcome, Rotation, RotationSchedule
 from accounts.selectors.audit import audit_unrecorded_keys
+from accounts.services import secret_sinks
 from accounts.services.approvals import approval_details
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
 from accounts.services.keys import create_may_have_happened, may_manage_key_type
@@ -53,6 +54,7 @@ ACTION_OLD_KEY_DELETED = AuditAction.ROTATION_OLD_KEY_DELETED
 ACTION_COMPLETED = AuditAction.ROTATION_COMPLETED
 ACTION_FAILED = AuditAction.ROTATION_FAILED
 ACTION_ABORTED = AuditAction.ROTATION_ABORTED
+ACTION_SECRET_DELIVERED = AuditAction.ROTATION_SECRET_DELIVERED
 ACTION_KEY_DELETED = AuditAction.KEY_DELETED
 
 # Error texts (tests reuse them).
@@ -101,6 +103,18 @@ ROTATION_ABORT_OLD_KEY_GONE = (
     "The old key is gone from Venice, so the replacement is the only key left: the portal "
     "kept it. Abort keeping the replacement, or resume the rotation."
 )
+ROTATION_UNDELIVERED = (
+    "The new key's secret never reached the schedule's sink, so nobody has it: this rotation "
+    "can only be aborted (which deletes the replacement). The schedule tries again."
+)
+ROTATION_DELIVERY_FAILED = (
+    "The new secret could not be delivered: {why} The replacement was deleted and the old key "
+    "left as it was."
+)
+ROTATION_DELIVERY_ABORT_FAILED = (
+    "The new secret could not be delivered ({delivery}), and deleting the replacement failed "
+    "too: {abort} Abort this rotation to delete it; the old key was not touched."
+)
 GRACE_CUSTOM_REQUIRED = "Choose when the grace period ends."
 GRACE_CUSTOM_IN_PAST = "The end of the grace period must be in the future."
 NEW_EXPIRY_IN_PAST = "The new key's expiry must be in the future."
@@ -143,6 +157,10 @@ class RotationError(Exception):
 
 class RotationRefused(RotationError, PermissionDenied):
     """The actor's role may not rotate this key (views answer 403)."""
+
+
+class SecretNotDelivered(RotationError):
+    """A scheduled rotation's sink did not take the new secret; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -240,8 +258,14 @@ def rotation_start(
     approval=None,
     finish_when_quiet: bool = False,
     quiet_period: timedelta = DEFAULT_QUIET_PERIOD,
+    schedule: RotationSchedule | None = None,
 ) -> RotationOutcome:
     """Rotate a key: record the intent, create the replacement, retire the old key.
+
+    With a `schedule` (services/rotation_schedules.py), the new secret goes to the
+    schedule's sink before the old key is touched; if it cannot be delivered, the
+    replacement is deleted and the rotation aborted, so the old key keeps working and no
+    key is left whose secret nobody has.
 
     With `finish_when_quiet`, finish_rotations deletes the old key before the grace ends
     once the new key is in use and the old one has been idle for `quiet_period`
@@ -287,8 +311,9 @@ def rotation_start(
         approval=approval,
         finish_when_quiet=finish_when_quiet,
         quiet_period=quiet_period,
+        schedule=schedule,
     )
-    return _run(rotation, context, client=client, old=old, now=now)
+    return _run(rotation, context, client=client, old=old, now=now, schedule=schedule)
 
 
 def rotation_resume(
@@ -304,6 +329,8 @@ def rotation_resume(
     now = now or timezone.now()
     rotation = _get(rotation_id)
     _check_may_rotate(context.user, rotation.old_key_type)
+    if rotation.awaits_delivery:
+        raise RotationError(ROTATION_UNDELIVERED)
     if rotation.state == State.FAILED:
         resume_state = rotation.failed_step or State.STARTED
     elif rotation.state == State.GRACE:
@@ -345,8 +372,22 @@ def rotation_abort(
         raise RotationError(ROTATION_ABORT_WOULD_LEAVE_NO_KEY)
     if not _claim(rotation):
         raise RotationError(ROTATION_BUSY)
+    _abort_claimed(
+        rotation, context, client=get_client(), delete_replacement=delete_replacement, now=now
+    )
+    return rotation
 
-    client = get_client()
+
+def _abort_claimed(
+    rotation: Rotation,
+    context: AuditContext,
+    *,
+    client,
+    delete_replacement: bool,
+    now: datetime | None = None,
+) -> None:
+    """rotation_abort's work, on a rotation whose lease the caller holds."""
+    now = now or timezone.now()
     try:
         with audited(
             context,
@@ -386,7 +427,6 @@ def rotation_abort(
     except RotationError as refused:
         _save(rotation, last_error=refused.message, lease_until=None)
         raise
-    return rotation
 
 
 def rotation_finish_due(
@@ -448,6 +488,7 @@ def _record_start(
     approval=None,
     finish_when_quiet: bool = False,
     quiet_period: timedelta = timedelta(hours=1),
+    schedule: RotationSchedule | None = None,
 ) -> Rotation:
     with audited(
         context,
@@ -463,6 +504,7 @@ def _record_start(
             "key_type": str(old.api_key_type),
             **({"finish_when_quiet_after": str(quiet_period)} if finish_when_quiet else {}),
             **(approval_details(approval) if approval is not None else {}),
+            **(_schedule_details(schedule) if schedule is not None else {}),
         },
     ) as record:
         try:
@@ -480,6 +522,8 @@ def _record_start(
                     grace_period=retire_at - now,
                     finish_when_quiet=finish_when_quiet,
                     quiet_period=quiet_period,
+                    schedule=schedule,
+                    secret_sink=schedule.sink if schedule is not None else "",
                     started_by=context.user if _is_saved_user(context.user) else None,
                     started_by_username=context.username,
                     lease_until=timezone.now() + LEASE,
@@ -499,6 +543,7 @@ def _run(
     client,
     old: APIKey | None,
     now: datetime,
+    schedule: RotationSchedule | None = None,
 ) -> RotationOutcome:
     """Advance a claimed rotation as far as it can go now, then release it.
 
@@ -521,6 +566,10 @@ def _run(
                     new_last6=new.last6,
                     replacement_created_at=timezone.now(),
                 )
+                if schedule is not None:
+                    step = State.REPLACEMENT_CREATED
+                    _deliver_secret(rotation, context, schedule=schedule, secret=secret)
+                    secret = None  # the sink has it; nobody else needs it
             elif step == State.REPLACEMENT_CREATED:
                 _retire_old(rotation, context, client=client, now=now)
             elif step == State.GRACE and rotation.retire_at and rotation.retire_at <= now:
@@ -529,6 +578,8 @@ def _run(
                 _complete(rotation, context, now=now)
             else:
                 break
+    except SecretNotDelivered as error:
+        return _discard_undelivered(rotation, context, client=client, error=error)
     except Exception as error:
         failure = error if isinstance(error, VeniceError | RotationError) else None
         if failure is None:
@@ -548,6 +599,58 @@ def _run(
     except Exception:
         logger.exception("Could not release rotation %s; its lease runs out", rotation.pk)
     return RotationOutcome(rotation=rotation, secret=secret)
+
+
+def _deliver_secret(
+    rotation: Rotation, context: AuditContext, *, schedule: RotationSchedule, secret: str
+) -> None:
+    with audited(
+        context,
+        action=ACTION_SECRET_DELIVERED,
+        key_id=rotation.new_key_id,
+        description=rotation.new_description,
+        last6=rotation.new_last6,
+        details={
+            "rotation": rotation.pk,
+            "old_key_id": rotation.old_key_id,
+            **_schedule_details(schedule),
+        },
+    ):
+        try:
+            secret_sinks.deliver(schedule, secret)
+        except secret_sinks.SinkError as failure:
+            raise SecretNotDelivered(failure.message) from None
+    _save(rotation, secret_delivered_at=timezone.now())
+
+
+def _discard_undelivered(
+    rotation: Rotation, context: AuditContext, *, client, error: SecretNotDelivered
+) -> RotationOutcome:
+    """The sink did not get the new secret: delete the replacement (nobody has its secret)
+    and abort, leaving the old key as it was. If even that fails, the rotation is failed and
+    `awaits_delivery`: it can only be aborted, which deletes the replacement then."""
+    try:
+        _abort_claimed(rotation, context, client=client, delete_replacement=True)
+        failure = RotationError(ROTATION_DELIVERY_FAILED.format(why=error.message))
+        _save(rotation, last_error=failure.message)
+    except (VeniceError, RotationError) as abort_error:
+        logger.warning("Rotation %s: could not delete the undelivered replacement", rotation.pk)
+        both = RotationError(
+            ROTATION_DELIVERY_ABORT_FAILED.format(
+                delivery=error.message, abort=abort_error.user_message
+            )
+        )
+        _fail(rotation, context, step=State.REPLACEMENT_CREATED, error=both)
+        failure = both
+    return RotationOutcome(rotation=rotation, secret=None, error=failure)
+
+
+def _schedule_details(schedule: RotationSchedule) -> dict:
+    return {
+        "schedule": schedule.pk,
+        "sink": schedule.sink,
+        "schedule_owner": schedule.owner_username,
+    }
 
 
 def _fetch_old(client, rotation: Rotation) -> APIKey:
@@ -700,6 +803,19 @@ def _complete(rotation: Rotation, context: AuditContext, *, now: datetime) -> No
                 "grace": rotation.grace,
             },
         )
+    if rotation.schedule_id:
+        _forget_previous_secret(rotation)
+
+
+def _forget_previous_secret(rotation: Rotation) -> None:
+    """The old key is gone, so its secret kept beside a file sink is of no more use."""
+    schedule = RotationSchedule.objects.filter(pk=rotation.schedule_id).first()
+    if schedule is None:
+        return
+    try:
+        secret_sinks.delivered_and_done(schedule)
+    except OSError:
+        logger.warning("Rotation %s: could not remove the previous secret's file", rotation.pk)
 
 
 def _fail(

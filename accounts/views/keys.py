@@ -37,6 +37,7 @@ from accounts.selectors.rotation import (
     rotation_open_for,
     rotation_open_with_replacement,
     rotation_retired,
+    rotation_schedule_for_key,
     rotations_for_key,
 )
 from accounts.services.audit import audit_context_from_request
@@ -180,6 +181,7 @@ def key_detail(request, key_id: str):
         # The rotation feature's part of the page (templates/keys/_rotations.html).
         "rotations": rotations_for_key(key_id=key.id),
         "open_rotation": rotation_open_for(key_id=key.id),
+        "schedule": rotation_schedule_for_key(key_id=key.id),
         "may_rotate": may_rotate(request.user, key.api_key_type),
     }
     context.update(_traffic_panel(context["open_rotation"]))
