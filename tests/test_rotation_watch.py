@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Rotation
+from accounts.services.audit import audit_context_for_command
 from accounts.services.rotation import RotationError, rotation_start
 from accounts.services.rotation_watch import (
     rotation_extend_grace,
@@ -63,7 +64,9 @@ def test_the_old_key_keeps_working_in_grace_and_goes_once_the_app_switched_and_i
 
     clock.advance(timedelta(minutes=61))
     app(outcome.secret)
-    (finished,) = rotations_finish_quiet(context=admin_context, now=clock.now())
+    # cron acts as the system, with no role of its own: the rotation's option is its warrant
+    cron = audit_context_for_command(None, command="finish_rotations")
+    (finished,) = rotations_finish_quiet(context=cron, now=clock.now())
 
     assert finished.state == State.COMPLETED
     assert sandbox.find_key(inference_key.id) is None

@@ -4,11 +4,15 @@ middle of a form."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.db.models import F
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from accounts.models import Rotation
 from accounts.roles import KEY_MANAGER
 from accounts.venice import get_client
 
@@ -95,6 +99,59 @@ def test_rotating_with_a_24_hour_grace_leaves_both_keys_working(login_as, sandbo
     expect(rows.filter(has_text=f"…{old.last6}")).to_contain_text("being rotated out")
     expect(rows.filter(has_text=f"…{old.last6}")).to_contain_text("expires soon")
     assert secret not in page.content()
+
+
+def test_a_rotation_set_to_finish_when_quiet_watches_the_app_switch_and_retires_the_old_key(
+    login_as, sandbox, sandbox_session, sandbox_url
+):
+    old = _inference_key("Checkout service")
+
+    def app_calls(secret):
+        response = sandbox_session.post(
+            sandbox_url("/chat/completions"),
+            json={"messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert response.status_code == 200
+
+    page = login_as(KEY_MANAGER)
+    page.goto(reverse("keys:detail", args=[old.id]))
+    page.get_by_role("link", name="Rotate").first.click()
+    page.get_by_label("24 hours").check()
+    page.get_by_label("Delete the old key early once it goes quiet").check()
+    page.get_by_label("Quiet for").select_option("15m")
+    page.get_by_role("button", name="Rotate key").click()
+    secret = _shown_secret(page).inner_text().strip()
+
+    # Before the switch the app still calls with the old key: the page says so.
+    app_calls(old.secret)
+    page.goto(reverse("keys:detail", args=[old.id]))
+    traffic = page.locator("#rotation-traffic")
+    expect(traffic).to_contain_text("something still uses it")
+    expect(traffic).to_contain_text("New key: not used yet.")
+    expect(page.get_by_role("button", name="Delete the old key now")).to_have_count(0)
+
+    # The app is redeployed with the new secret; twenty minutes later (the portal's record of
+    # the rotation and the old key's last use both move back), the old key has gone quiet.
+    app_calls(secret)
+    twenty_minutes = timedelta(minutes=20)
+    Rotation.objects.update(created_at=F("created_at") - twenty_minutes)
+    sandbox.find_key(old.id).last_used_ms -= int(twenty_minutes.total_seconds() * 1000)
+    get_client().transport.cache.invalidate()  # twenty minutes outlive any cached key list
+    page.reload()
+    expect(traffic).to_contain_text("Old key idle for 20 min")
+    expect(traffic).to_contain_text("New key first seen")
+    expect(traffic).to_contain_text("Set to finish when quiet")
+
+    call_command("finish_rotations", stdout=StringIO())  # cron, as the system, a minute later
+    page.reload()
+    expect(page.get_by_role("heading", name="This key doesn't exist")).to_be_visible()
+    expect(page.get_by_text("It was retired by a rotation")).to_be_visible()
+    assert sandbox.find_key(old.id) is None and sandbox.find_key(secret) is not None
+    page.get_by_role("link", name="Checkout service").click()
+    history = page.get_by_role("region", name="Rotations")
+    expect(history).to_contain_text("New key took over")
+    expect(history).to_contain_text("old key last used")
 
 
 def test_deleting_a_key_asks_first_and_then_removes_it(login_as, sandbox):
