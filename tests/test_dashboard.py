@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import RotationState
+from accounts.presentation.numbers import diem, usd
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from accounts.services.dashboard import RUNWAY_USAGE_FAILED
 from accounts.services.rotation import rotation_start
-from accounts.templatetags.billing_format import amount
 from tests.factories import AuditEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,14 +61,15 @@ def test_balances_come_from_the_account(as_role, sandbox_session, sandbox_url):
     balance = sandbox_session.get(sandbox_url("/billing/balance")).json()
     html = _dashboard(as_role(FINANCE))
     panel = _panel(html, "balance")
-    assert amount(balance["balances"]["usd"]) in panel
-    assert amount(balance["balances"]["diem"]) in panel
-    diem = _panel(html, "diem")
-    assert f"of {amount(balance['diemEpochAllocation'])} left" in diem
+    # One format per currency: "$133.35", "6.49 DIEM".
+    assert f'<p class="stat">{usd(balance["balances"]["usd"])}</p>' in panel
+    assert diem(balance["balances"]["diem"]) in panel
+    diem_panel = _panel(html, "diem")
+    assert f"of {diem(balance['diemEpochAllocation'])} left" in diem_panel
     used = balance["diemEpochAllocation"] - balance["balances"]["diem"]
     percent = round(used / balance["diemEpochAllocation"] * 100)
-    assert f'aria-valuenow="{percent}"' in diem
-    assert f'<rect class="meter__bar meter__bar--ok" width="{percent}"' in diem
+    assert f'aria-valuenow="{percent}"' in diem_panel
+    assert f'<rect class="meter__bar meter__bar--ok" width="{percent}"' in diem_panel
 
 
 def test_key_counts_by_type_match_the_key_list(as_role, sandbox_session, sandbox_url):
@@ -132,7 +133,7 @@ def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(
     panel = _panel(_dashboard(as_role(FINANCE)), "runway")
     days = balance / burn
     assert f'<p class="stat">{round(days) if days >= 10 else round(days, 1)} <span' in panel
-    assert f"At ${amount(burn)} a day" in panel
+    assert f"At {usd(burn)} a day" in panel
 
 
 def test_rate_limit_status_shows_tier_and_recent_violations(as_role, sandbox):
@@ -140,7 +141,7 @@ def test_rate_limit_status_shows_tier_and_recent_violations(as_role, sandbox):
     panel = _panel(_dashboard(as_role(KEY_MANAGER)), "limits")
     assert "Warning" in panel
     assert "<dt>Tier</dt><dd>paid</dd>" in panel
-    assert "TPM on kimi-k2-6" in panel
+    assert "Tokens per minute on Kimi K2.6" in panel  # names, not codes
     assert reverse("limits:overview") in panel
 
 

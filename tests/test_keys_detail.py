@@ -22,7 +22,7 @@ def test_key_page_shows_every_field(client, admin_user, sandbox, inference_key_i
         inference_key_id,
         f"…{record.last6}",
         "INFERENCE",
-        "MONTH",
+        "Monthly",  # the limit period by name, not its code (MONTH)
         "$500.00",
         "Last 7 days",
         "Model privacy",

@@ -8,7 +8,7 @@ place with the user's input kept.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -23,6 +23,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import ability_required, refuse
 from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
+from accounts.presentation import dates
+from accounts.presentation.names import limit_period_phrase
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_events_for_key, audit_key_ids_with_lost_secret
 from accounts.selectors.keys import (
@@ -48,7 +50,7 @@ from accounts.services.keys import (
     may_manage_key_type,
 )
 from accounts.services.rotation import may_rotate
-from accounts.templatetags.keys_format import limits_text, period, usage_text
+from accounts.templatetags.portal_format import limits_text, usage_text
 from accounts.venice import APIKey, APIKeyType, ValidationError, VeniceError
 
 # Keys created from this session's create forms: {form token: key id}. A second POST of the
@@ -105,7 +107,7 @@ def _table_rows(listing: KeyListing) -> list[dict]:
             "last_used": _day(row.key.last_used_at),
             "expires": _day(row.key.expires_at),
             "limits": limits_text(row.key.consumption_limits),
-            "period": period(row.key.limit_period),
+            "period": limit_period_phrase(row.key.limit_period),
             "usage": usage_text(row.key.current_period_usage),
         }
         for row in listing.rows
@@ -130,7 +132,8 @@ def _detail_url_maker():
 
 
 def _day(value: datetime | None) -> str:
-    return value.astimezone(UTC).date().isoformat() if value is not None else ""
+    """The day in the viewer's time zone, as every table writes dates."""
+    return dates.table_date(value)
 
 
 # Sortable columns, and the direction a first click sorts them in.
