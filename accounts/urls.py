@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import audit, billing, dashboard, health, keys, limits, rotation
+from accounts.views import audit, billing, dashboard, health, keys, limits, preferences, rotation
 
 keys_patterns = (
     [
@@ -45,11 +45,18 @@ billing_patterns = (
 
 limits_patterns = ([path("", limits.overview, name="overview")], "limits")
 
+# Each user's own pages (every role).
+account_patterns = (
+    [path("preferences/", preferences.preferences, name="preferences")],
+    "account",
+)
+
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
     path("keys/", include(keys_patterns)),
     path("billing/", include(billing_patterns)),
     path("limits/", include(limits_patterns)),
+    path("account/", include(account_patterns)),
     path("", include(audit_patterns)),
 ]

@@ -57,6 +57,8 @@ ROUTES = [
     ("audit:csv", (), AUDIT_READERS),
     ("keys:rotate", (INFERENCE_KEY_ID,), KEY_MANAGERS),
     ("keys:rotate", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
+    # Each user's own settings: every role, and a user who has none yet.
+    ("account:preferences", (), ALL | {None}),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a

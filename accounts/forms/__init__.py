@@ -40,6 +40,7 @@ from accounts.forms.keys import (
     KeyFilterForm,
 )
 from accounts.forms.limits import LimitsForm
+from accounts.forms.preferences import PreferencesForm
 from accounts.forms.rotation import (
     ABORT_CHOICE_REQUIRED,
     GRACE_CHOICES,
@@ -92,6 +93,7 @@ __all__ = [
     "KeyEditForm",
     "KeyFilterForm",
     "LimitsForm",
+    "PreferencesForm",
     "RotationAbortForm",
     "RotationForm",
     "UsageHistoryFilterForm",

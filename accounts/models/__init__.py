@@ -1,5 +1,6 @@
-"""Local records only: audit events, rotations and the portal's own records. Venice data stays
-in Venice. One module per area; everything is importable from `accounts.models`."""
+"""Local records only: audit events, rotations, each user's preferences and the portal's own
+records. Venice data stays in Venice. One module per area; everything is importable from
+`accounts.models`."""
 
 from accounts.models.access import PortalAccess
 from accounts.models.audit import (
@@ -20,6 +21,12 @@ from accounts.models.audit import (
     normalise_json,
     without_zone_id,
 )
+from accounts.models.preferences import (
+    DEFAULT_TIME_ZONE,
+    TIME_ZONE_UNKNOWN,
+    UserPreferences,
+    available_time_zones,
+)
 from accounts.models.rotation import (
     ROTATION_OPEN_STATES,
     ROTATION_STEP_LABELS,
@@ -29,6 +36,10 @@ from accounts.models.rotation import (
 )
 
 __all__ = [
+    "DEFAULT_TIME_ZONE",
+    "TIME_ZONE_UNKNOWN",
+    "UserPreferences",
+    "available_time_zones",
     "APPEND_ONLY_BULK_CREATE",
     "APPEND_ONLY_DELETE",
     "APPEND_ONLY_FINISHED",

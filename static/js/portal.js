@@ -50,9 +50,27 @@
       details.open = true;
     });
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", openWide);
-  } else {
+  // <p data-browser-zone hidden> on the preferences page: shown with the browser's own time
+  // zone, and its <button data-use-browser-zone="#select"> picks that zone in the list.
+  function offerBrowserZone() {
+    var hint = document.querySelector("[data-browser-zone]");
+    if (!hint || !window.Intl) return;
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var button = hint.querySelector("[data-use-browser-zone]");
+    var select = button && document.querySelector(button.getAttribute("data-use-browser-zone"));
+    if (!zone || !select || !select.querySelector('option[value="' + zone + '"]')) return;
+    hint.querySelector("[data-browser-zone-name]").textContent = zone;
+    hint.hidden = false;
+    button.addEventListener("click", function () { select.value = zone; select.focus(); });
+  }
+
+  function ready() {
     openWide();
+    offerBrowserZone();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();
