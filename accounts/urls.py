@@ -39,6 +39,8 @@ billing_patterns = (
         path("", billing.overview, name="overview"),
         path("usage/", billing.usage, name="usage"),
         path("usage.csv", billing.usage_csv, name="usage_csv"),
+        path("spend-by-key.csv", billing.spend_by_key_csv, name="spend_by_key_csv"),
+        path("spend-by-model.csv", billing.spend_by_model_csv, name="spend_by_model_csv"),
     ],
     "billing",
 )

@@ -9,11 +9,15 @@ from accounts.forms.billing import (
     CURRENCY_CHOICES,
     END_IN_FUTURE,
     END_REQUIRED,
+    KEY_AND_MODEL,
+    KEY_RANGE_TOO_LONG,
     RANGE_TOO_LONG,
     START_AFTER_END,
     START_REQUIRED,
+    WEB_APP_CHOICE,
+    BillingPeriodForm,
+    SpendExportForm,
     UsageHistoryFilterForm,
-    UsagePeriodForm,
 )
 from accounts.forms.fields import (
     DATE_OUT_OF_RANGE,
@@ -97,5 +101,9 @@ __all__ = [
     "RotationAbortForm",
     "RotationForm",
     "UsageHistoryFilterForm",
-    "UsagePeriodForm",
+    "BillingPeriodForm",
+    "SpendExportForm",
+    "KEY_AND_MODEL",
+    "KEY_RANGE_TOO_LONG",
+    "WEB_APP_CHOICE",
 ]

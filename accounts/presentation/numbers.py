@@ -93,8 +93,9 @@ def real_units(value, unit: Unit | str) -> Decimal | None:
     return number * unit.per_ledger_unit
 
 
-def units(value, unit: Unit | str, *, ledger_scale: bool = True) -> str:
-    """`135.7 M tokens`, `812.3 k chars`, `41,899 seconds`, `3 images`.
+def units(value, unit: Unit | str, *, ledger_scale: bool = True, compact: bool = True) -> str:
+    """`135.7 M tokens`, `812.3 k chars`, `41,899 seconds`, `3 images` (totals); with
+    `compact` False every unit is counted: `38,225 tokens` (one ledger entry).
 
     `value` is in Venice's units (millions of tokens) unless `ledger_scale` is False."""
     unit = unit if isinstance(unit, Unit) else unit_of(unit)
@@ -102,9 +103,9 @@ def units(value, unit: Unit | str, *, ledger_scale: bool = True) -> str:
     if number is None:
         return NONE
     size = abs(number)
-    if size >= 1_000_000:
+    if compact and size >= 1_000_000:
         return f"{number / 1_000_000:,.1f} M {unit.name}"
-    if size >= 10_000 and unit.per_ledger_unit > 1:
+    if compact and size >= 10_000 and unit.per_ledger_unit > 1:
         return f"{number / 1_000:,.1f} k {unit.name}"
     if number == number.to_integral_value():
         return f"{int(number):,} {unit.name}"

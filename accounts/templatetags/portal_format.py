@@ -36,8 +36,9 @@ def units(value, unit_type) -> str:
 
 @register.filter
 def real_units(value, unit_type) -> str:
-    """A count already in real units (the usage pages convert once): `227 tokens`."""
-    return numbers.units(value, unit_type, ledger_scale=False)
+    """One entry's count, already in real units (the usage rows convert once), every unit
+    counted: `38,225 tokens`."""
+    return numbers.units(value, unit_type, ledger_scale=False, compact=False)
 
 
 @register.filter
