@@ -2,11 +2,14 @@
 
 import re
 from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import RotationState
+from accounts.presentation import dates
 from accounts.presentation.numbers import diem, usd
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from accounts.services.dashboard import RUNWAY_USAGE_FAILED
@@ -19,6 +22,7 @@ PANELS = {
     "balance": 'id="panel-balance"',
     "diem": 'id="panel-diem"',
     "runway": 'id="panel-runway"',
+    "spend": 'id="panel-spend"',
     "keys": 'id="panel-keys"',
     "limits": 'id="panel-limits"',
     "attention": 'id="panel-attention"',
@@ -27,7 +31,7 @@ PANELS = {
 SEEN_BY = {
     ADMINISTRATOR: set(PANELS),
     KEY_MANAGER: {"keys", "limits", "attention"},
-    FINANCE: {"balance", "diem", "runway", "keys", "limits", "attention"},
+    FINANCE: {"balance", "diem", "runway", "spend", "keys", "limits", "attention"},
     AUDITOR: {"keys", "attention", "audit"},
 }
 UNAVAILABLE = "Try again in a minute"  # the tail of an UpstreamUnavailableError's message
@@ -119,7 +123,7 @@ def test_a_key_in_its_rotation_grace_period_says_when_it_retires(
 
     panel = _panel(_dashboard(as_role(KEY_MANAGER)), "attention")
 
-    assert f"Rotated; old key retires {retire_at:%Y-%m-%d %H:%M} UTC" in panel
+    assert f"Rotated; old key retires {dates.prose(retire_at)}" in panel
 
 
 def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(
@@ -134,6 +138,23 @@ def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(
     days = balance / burn
     assert f'<p class="stat">{round(days) if days >= 10 else round(days, 1)} <span' in panel
     assert f"At {usd(burn)} a day" in panel
+
+
+@pytest.mark.sandbox_at(datetime(2026, 11, 16, 0, 0, tzinfo=UTC))
+def test_this_months_spend_and_its_projection_are_on_the_dashboard(
+    as_role, sandbox, sandbox_session, sandbox_url
+):
+    month = sandbox_session.get(
+        sandbox_url("/billing/usage-analytics?startDate=2026-11-01&endDate=2026-11-16")
+    ).json(parse_float=Decimal)
+    spent_usd = sum(day["USD"] for day in month["byDate"])
+    spent_diem = sum(day["DIEM"] for day in month["byDate"])
+    panel = _panel(_dashboard(as_role(FINANCE)), "spend")
+    assert f'<p class="stat">{usd(spent_usd)}</p>' in panel
+    assert f'<p class="stat stat--second">{diem(spent_diem)}</p>' in panel
+    # Half of November gone: heading for twice as much by its end.
+    assert f"Heading for {usd(spent_usd * 2)} and {diem(spent_diem * 2)} by Nov 30, 2026" in panel
+    assert 'href="/billing/?period=last-month"' in panel
 
 
 def test_rate_limit_status_shows_tier_and_recent_violations(as_role, sandbox):
