@@ -38,6 +38,14 @@ class BoundedDateTimeField(forms.DateTimeField):
     default_validators = [_check_date_in_range]
 
 
+def in_viewers_zone(field: forms.Field, label: str) -> None:
+    """Name the viewer's time zone in a date-time field's label: Django reads and shows such a
+    field's value in the active zone (the viewer's preference), so the label must say which."""
+    from accounts.presentation.dates import zone_name
+
+    field.label = f"{label} ({zone_name()})"
+
+
 class DateTimeLocalInput(forms.DateTimeInput):
     input_type = "datetime-local"
 

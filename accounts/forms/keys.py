@@ -12,7 +12,7 @@ from django import forms
 from django.core.validators import DecimalValidator
 from django.utils import timezone
 
-from accounts.forms.fields import DateTimeLocalInput, _check_date_in_range
+from accounts.forms.fields import DateTimeLocalInput, _check_date_in_range, in_viewers_zone
 from accounts.selectors.keys import KeyQuery, KeySort, KeyStatus
 from accounts.venice import (
     APIKey,
@@ -110,6 +110,10 @@ class _KeySettingsForm(forms.Form):
         widget=DateTimeLocalInput(),
         help_text="Empty means the key never expires.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        in_viewers_zone(self.fields["expires_at"], "Expires")
 
     def clean_usd_limit(self):
         return self._clean_limit("usd_limit")

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from django import forms
 from django.utils import timezone
 
-from accounts.forms.fields import BoundedDateTimeField, DateTimeLocalInput
+from accounts.forms.fields import BoundedDateTimeField, DateTimeLocalInput, in_viewers_zone
 from accounts.forms.keys import EXPIRY_NOT_IN_FUTURE
+from accounts.presentation import dates
 from accounts.services.rotation import replacement_expiry
 from accounts.venice import (
     APIKey,
@@ -62,13 +63,15 @@ class RotationForm(forms.Form):
 
     def __init__(self, *args, key: APIKey, now: datetime, **kwargs):
         super().__init__(*args, **kwargs)
+        in_viewers_zone(self.fields["grace_ends_at"], "Grace period ends")
+        in_viewers_zone(self.fields["new_expires_at"], "New key expires on")
         self.lifetime_expiry = replacement_expiry(key, now=now)
         choices = [
             (NEW_EXPIRY_NEVER, "Never"),
             (NEW_EXPIRY_CUSTOM, "On a date I choose"),
         ]
         if self.lifetime_expiry is not None:
-            label = f"On {self.lifetime_expiry:%Y-%m-%d %H:%M} UTC: "
+            label = f"On {dates.prose(self.lifetime_expiry)}: "
             if key.created_at is not None:
                 label += f"this key's lifetime ({_days(key.expires_at - key.created_at)}) again"
             else:
@@ -79,7 +82,7 @@ class RotationForm(forms.Form):
         field.initial = choices[0][0]
         if key.expires_at is not None:
             field.help_text = (
-                f"This key expires on {key.expires_at:%Y-%m-%d %H:%M} UTC; a rotation keeps an "
+                f"This key expires on {dates.prose(key.expires_at)}; a rotation keeps an "
                 "expiry unless you choose otherwise."
             )
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.access import ability_required, refuse
 from accounts.forms import RotationAbortForm, RotationForm
 from accounts.models import Rotation
+from accounts.presentation import dates
 from accounts.roles import Ability
 from accounts.selectors.keys import api_key_get
 from accounts.selectors.rotation import rotation_open_for
@@ -110,7 +111,7 @@ def rotation_resume_view(request, key_id: str, rotation_id: int):
         messages.success(
             request,
             f"Rotation resumed: the old key stops working at "
-            f"{rotation.retire_at:%Y-%m-%d %H:%M} UTC and is deleted then.",
+            f"{dates.prose(rotation.retire_at)} and is deleted then.",
         )
     return redirect(_key_page(rotation))
 
