@@ -25,6 +25,7 @@ from datetime import date, tzinfo
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
+from accounts.presentation.audit import audit_sentence
 from accounts.selectors.audit import audit_events_iter
 from accounts.services.audit import AuditContext, audit_log, audited
 from accounts.services.csv_cells import spreadsheet_safe
@@ -155,10 +156,12 @@ def _stream(*, context: AuditContext, details: dict, chunks: Callable) -> Iterat
 
 AUDIT_CSV_COLUMNS = (
     "id",
-    "time",
+    "time",  # ISO 8601, UTC
+    "time_local",  # in the exporter's zone; the header names it
     "actor",
     "role",
     "action",
+    "summary",  # the record as a sentence, as the audit page shows it
     "outcome",
     "key_id",
     "key_description",
@@ -182,15 +185,17 @@ class _Line:
         return text
 
 
-def _audit_csv_row(event: AuditEvent) -> list[str]:
+def _audit_csv_row(event: AuditEvent, zone: tzinfo) -> list[str]:
     return [
         spreadsheet_safe(value)
         for value in (
             event.pk,
             event.time.isoformat(),
+            event.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
             event.actor_username,
             event.actor_role,
             event.action,
+            audit_sentence_in(event, zone),
             event.outcome,
             event.key_id,
             event.key_description,
@@ -208,17 +213,35 @@ def _audit_csv_row(event: AuditEvent) -> list[str]:
     ]
 
 
-def audit_export_csv(context: AuditContext, *, filters) -> Iterator[str]:
+def audit_sentence_in(event: AuditEvent, zone: tzinfo) -> str:
+    """The sentence with its times in `zone` (the export streams after the request's zone is
+    gone)."""
+    with timezone.override(zone):
+        return audit_sentence(event)
+
+
+def audit_export_filename(filters, *, today: date) -> str:
+    """`audit-2026-11-01_2026-11-30.csv`: the days it covers."""
+    start = filters.date_from.isoformat() if filters.date_from else "beginning"
+    end = (filters.date_to or today).isoformat()
+    return f"audit-{start}_{end}.csv"
+
+
+def audit_export_csv(
+    context: AuditContext, *, filters, zone: tzinfo | None = None
+) -> Iterator[str]:
     """Record the export (with its filters), then return the matching records as CSV lines,
     newest first, read in chunks as the caller consumes them. The export lists the records
-    as they stood when it began."""
+    as they stood when it began; times in `zone` (the exporter's) beside the UTC ones."""
+    zone = zone or timezone.get_current_timezone()
     as_of = timezone.now()
     audit_log(context, action=AuditAction.AUDIT_EXPORTED, details={"filters": filters.as_dict()})
+    header = [f"time ({zone})" if name == "time_local" else name for name in AUDIT_CSV_COLUMNS]
 
     def lines() -> Iterator[str]:
         writer = csv.writer(_Line())
-        yield writer.writerow(AUDIT_CSV_COLUMNS)
+        yield writer.writerow(header)
         for event in audit_events_iter(filters, until=as_of):
-            yield writer.writerow(_audit_csv_row(event))
+            yield writer.writerow(_audit_csv_row(event, zone))
 
     return lines()

@@ -12,6 +12,7 @@ from django import template
 from django.utils.html import format_html
 
 from accounts.presentation import dates, names, numbers
+from accounts.presentation.audit import audit_sentence
 
 register = template.Library()
 
@@ -82,6 +83,12 @@ register.filter("rate_limit_type", names.rate_limit_type_label)
 def key_label(key) -> str:
     """`Production backend …F80ymm` for anything with a description and last6."""
     return names.key_label(getattr(key, "description", ""), getattr(key, "last6", ""))
+
+
+@register.filter
+def sentence(event) -> str:
+    """An audit record as a sentence (accounts/presentation/audit.py)."""
+    return audit_sentence(event)
 
 
 # --- dates -------------------------------------------------------------------------------------

@@ -64,6 +64,21 @@
     button.addEventListener("click", function () { select.value = zone; select.focus(); });
   }
 
+  // <button type="submit" formaction="…" data-native-submit> in an HTMX form: a download. HTMX
+  // would fetch it and swap the file into the page, so the form is sent the browser's own way
+  // (form.submit() fires no submit event, so HTMX does not see it), to the button's address.
+  document.addEventListener("htmx:confirm", function (event) {
+    var trigger = event.detail.triggeringEvent;
+    var button = trigger && trigger.submitter;
+    if (!button || !button.hasAttribute("data-native-submit")) return;
+    event.preventDefault();
+    var form = event.detail.elt;
+    var action = form.getAttribute("action");
+    form.setAttribute("action", button.getAttribute("formaction"));
+    form.submit();
+    form.setAttribute("action", action);
+  });
+
   function ready() {
     openWide();
     offerBrowserZone();
