@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
@@ -91,10 +92,12 @@ class _KeySettingsForm(forms.Form):
     )
     usd_limit = _limit_field("USD limit")
     diem_limit = _limit_field("DIEM limit")
+    # Monthly by default: budgets, invoices and Billing's "This month" are monthly, and most
+    # keys people set a limit on are budgeted that way.
     limit_period = forms.ChoiceField(
         label="Limit period",
         choices=LIMIT_PERIOD_CHOICES,
-        initial=LimitPeriod.EPOCH.value,
+        initial=LimitPeriod.MONTH.value,
         help_text="Limits reset every UTC day, on the 1st of each month, or never.",
     )
     model_privacy = forms.ChoiceField(
@@ -175,6 +178,20 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+EXPIRY_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+EXPIRY_DATE, EXPIRY_NEVER = "date", "never"
+EXPIRY_CHOICES = [
+    ("7d", "In 7 days"),
+    ("30d", "In 30 days"),
+    ("90d", "In 90 days"),
+    (EXPIRY_DATE, "On a date I choose"),
+    (EXPIRY_NEVER, "Never"),
+]
+# 90 days: the age `finish_rotations --older-than 90d` flags a key for rotation at.
+DEFAULT_EXPIRY = "90d"
+EXPIRY_DATE_REQUIRED = "Choose when the key expires, or pick one of the other choices."
+
+
 class KeyCreateForm(_KeySettingsForm):
     field_order = [
         "description",
@@ -183,8 +200,21 @@ class KeyCreateForm(_KeySettingsForm):
         "diem_limit",
         "limit_period",
         "model_privacy",
+        "expiry",
         "expires_at",
     ]
+
+    # As GitHub and OpenAI offer it: a lifetime, a date, or never. A POST without it (a
+    # script) means what it meant before: the date given, or never.
+    expiry = forms.ChoiceField(
+        label="The key expires",
+        choices=EXPIRY_CHOICES,
+        initial=DEFAULT_EXPIRY,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Venice refuses the key from then on. 90 days by default, the age at which "
+        "the portal's rotation policy flags a key.",
+    )
 
     api_key_type = forms.ChoiceField(
         label="Type",
@@ -198,6 +228,7 @@ class KeyCreateForm(_KeySettingsForm):
 
     def __init__(self, *args, allow_admin: bool, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["expires_at"].help_text = "Only for “On a date I choose”."
         self.allow_admin = allow_admin
         if not allow_admin:
             self.fields["api_key_type"].choices = KEY_TYPE_CHOICES[:1]
@@ -211,11 +242,33 @@ class KeyCreateForm(_KeySettingsForm):
             raise forms.ValidationError(SUBMISSION_INVALID)
         return value
 
+    def _expiry_choice(self) -> str:
+        chosen = self.data.get("expiry") if self.is_bound else DEFAULT_EXPIRY
+        if chosen:
+            return chosen
+        return EXPIRY_DATE if self.data.get("expires_at") else EXPIRY_NEVER
+
+    def clean_expires_at(self):
+        # A date left in the box while another choice is ticked is not used, nor judged.
+        if self._expiry_choice() != EXPIRY_DATE:
+            return None
+        return super().clean_expires_at()
+
     def clean(self):
         data = super().clean()
         if "submission" in self.errors:
             # The hidden field has no place on the page: say it at the top.
             self.add_error(None, SUBMISSION_INVALID)
+        choice = self._expiry_choice()
+        data["expiry"] = choice
+        if choice in EXPIRY_DAYS:
+            now = timezone.now().replace(second=0, microsecond=0)
+            data["expires_at"] = now + timedelta(days=EXPIRY_DAYS[choice])
+        elif choice == EXPIRY_DATE and data.get("expires_at") is None:
+            if "expires_at" not in self.errors:
+                self.add_error("expires_at", EXPIRY_DATE_REQUIRED)
+        elif choice == EXPIRY_NEVER:
+            data["expires_at"] = None
         return data
 
     def settings(self) -> dict:

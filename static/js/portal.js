@@ -79,9 +79,18 @@
     form.setAttribute("action", action);
   });
 
+  // An error summary (<div data-error-summary tabindex="-1">) takes the focus when a form comes
+  // back with errors, whole page or HTMX swap, so keyboard and screen-reader users land on it.
+  function focusErrorSummary(root) {
+    var summary = (root || document).querySelector("[data-error-summary]");
+    if (summary) summary.focus();
+  }
+  document.addEventListener("htmx:afterSwap", function (event) { focusErrorSummary(event.target); });
+
   function ready() {
     openWide();
     offerBrowserZone();
+    focusErrorSummary(document);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
