@@ -51,6 +51,8 @@ ROUTES = [
     ("billing:overview", (), {ADMINISTRATOR, FINANCE}),
     ("billing:usage", (), {ADMINISTRATOR, FINANCE}),
     ("billing:usage_csv", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:spend_by_key_csv", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:spend_by_model_csv", (), {ADMINISTRATOR, FINANCE}),
     ("limits:overview", (), {ADMINISTRATOR, KEY_MANAGER, FINANCE}),
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),

@@ -391,6 +391,7 @@ class Entry:
     event: AuditEvent
     sentence: str
     is_member: bool = False  # one of a rotation's records, under its heading
+    url: str = ""  # the record's own page
 
 
 @dataclass(frozen=True)
@@ -405,20 +406,26 @@ def rotation_of(event: AuditEvent) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def audit_entries(events, rotations: dict) -> list[Entry | RotationGroup]:
+def audit_entries(
+    events, rotations: dict, *, detail_url: Callable[[int], str] = lambda pk: ""
+) -> list[Entry | RotationGroup]:
     """The page's records as sentences, newest first, a rotation's records next to each other
-    gathered under a heading for the rotation (`rotations`: its Rotation by id, when known)."""
+    gathered under a heading for the rotation (`rotations`: its Rotation by id, when known).
+    `detail_url` gives each record's page."""
     items: list[Entry | RotationGroup] = []
     run: list[AuditEvent] = []
+
+    def entry(event: AuditEvent, member: bool = False) -> Entry:
+        return Entry(event, audit_sentence(event), member, detail_url(event.pk))
 
     def flush():
         if not run:
             return
         rotation_id = rotation_of(run[0])
         if len(run) == 1 or rotation_id not in rotations:
-            items.extend(Entry(event, audit_sentence(event)) for event in run)
+            items.extend(entry(event) for event in run)
         else:
-            entries = tuple(Entry(event, audit_sentence(event), True) for event in run)
+            entries = tuple(entry(event, True) for event in run)
             heading = rotation_sentence(rotations[rotation_id])
             items.append(RotationGroup(rotation_id, heading, entries))
         run.clear()
@@ -427,7 +434,7 @@ def audit_entries(events, rotations: dict) -> list[Entry | RotationGroup]:
         if run and (rotation_of(event) is None or rotation_of(event) != rotation_of(run[0])):
             flush()
         if rotation_of(event) is None:
-            items.append(Entry(event, audit_sentence(event)))
+            items.append(entry(event))
         else:
             run.append(event)
     flush()

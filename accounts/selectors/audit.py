@@ -170,15 +170,22 @@ def _merged(
     querysets: list[QuerySet[AuditEvent]], before: Cursor | None, limit: int
 ) -> list[AuditEvent]:
     """The newest `limit` rows of all the queries, older than `before`: each query's own
-    newest `limit` hold them all."""
-    rows: list[AuditEvent] = []
+    newest `limit` hold them all.
+
+    With several queries, each first reads only (time, id), which its index holds (no table
+    row is read for a filter the index covers), and only the `limit` winners are then read
+    whole: ten keys' pages would otherwise read ten pages of rows to keep one."""
+    if before is not None:
+        querysets = [_older_than(events, before) for events in querysets]
+    if len(querysets) == 1:
+        return list(querysets[0][:limit])
+    stamps: list[tuple] = []
     for events in querysets:
-        if before is not None:
-            events = _older_than(events, before)
-        rows += list(events[:limit])
-    if len(querysets) > 1:
-        rows.sort(key=lambda event: (event.time, event.pk), reverse=True)
-    return rows[:limit]
+        stamps += list(events.values_list("time", "id")[:limit])
+    stamps.sort(reverse=True)
+    ids = [pk for _, pk in stamps[:limit]]
+    rows = AuditEvent.objects.in_bulk(ids)
+    return [rows[pk] for pk in ids if pk in rows]
 
 
 def _older_than(events: QuerySet[AuditEvent], cursor: Cursor) -> QuerySet[AuditEvent]:

@@ -6,6 +6,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
@@ -36,7 +37,7 @@ def audit_list(request):
         query = urlencode(filters.as_dict(), doseq=True)
         context.update(
             page=page,
-            rows=audit_entries(page.events, rotations),
+            rows=audit_entries(page.events, rotations, detail_url=_detail_url_maker()),
             query=query,
             filtered=bool(query),
             first_page=before is None,
@@ -61,6 +62,13 @@ def audit_list(request):
         except VeniceError as error:
             context["drift_error"] = error.user_message
     return render(request, "audit/list.html", context)
+
+
+def _detail_url_maker():
+    """record id -> its page's URL, with one reverse() for a whole page of records (a
+    reverse() per row was a tenth of the page's time at 50 rows)."""
+    pattern = reverse("audit:detail", args=[987654321])
+    return lambda pk: pattern.replace("987654321", str(int(pk)))
 
 
 def _raw(value) -> str:
