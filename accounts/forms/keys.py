@@ -228,6 +228,7 @@ class KeyCreateForm(_KeySettingsForm):
 
     def __init__(self, *args, allow_admin: bool, **kwargs):
         super().__init__(*args, **kwargs)
+        in_viewers_zone(self.fields["expires_at"], "Expires on")
         self.fields["expires_at"].help_text = "Only for “On a date I choose”."
         self.allow_admin = allow_admin
         if not allow_admin:
