@@ -6,13 +6,17 @@ scales its text with its box: one drawing readable at 1200 px would be unreadabl
 The stylesheet shows one of the two (`.chart--wide` / `.chart--narrow`), and the hidden one
 is `display: none`, so screen readers meet a single chart. Every chart also carries its
 numbers as table rows (`Chart.rows`) for screen readers and copying.
+
+A chart has one unit (`Chart.unit`: "USD", "DIEM", ...), and every series in it is in that unit:
+bars on one axis are comparable, and stacked bars add up to something real. Two currencies are
+two charts, never two series of one.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -84,6 +88,8 @@ class Chart:
     empty: bool = False
     summary: str = ""
     series: tuple[Series, ...] = field(default=())
+    unit: str = ""  # what every value in it counts: "USD", "DIEM"; "" when unstated
+    labels: tuple[str, ...] = ()
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -199,6 +205,7 @@ def _bars_svg(
     stacked: bool,
     geometry: Geometry,
     variant: str,
+    value_format: Callable = format_amount,
 ) -> str:
     legend, _ = _legend(series, geometry)
     top = max(geometry.top, _legend_height(series, geometry) + 8)
@@ -259,7 +266,7 @@ def _bars_svg(
                 f'<rect x="{_n(x)}" y="{_n(y1)}" width="{_n(max(bar_w, 0.8))}" '
                 f'height="{_n(max(y0 - y1, 0.5))}">'
                 f"<title>{escape(labels[i])} · {escape(s.name)}: "
-                f"{escape(format_amount(value))}</title></rect>"
+                f"{escape(value_format(value))}</title></rect>"
             )
         parts.append("</g>")
     parts.append("</g>")
@@ -306,22 +313,32 @@ def bar_chart(
     stacked: bool = False,
     summary: str = "",
     label_header: str = "Date",
+    unit: str = "",
+    value_format: Callable = format_amount,
 ) -> Chart:
-    """Vertical bars, one slot per label: grouped side by side, or stacked."""
+    """Vertical bars, one slot per label: grouped side by side, or stacked. Every series is
+    in `unit` (one axis, one unit); `value_format` writes a value (`$1.50`)."""
     series = _checked_series(labels, series)
     empty = not labels or all(v == 0 for s in series for v in s.values)
-    desc = summary or _summary(labels, series)
-    kwargs = dict(title=title, desc=desc, labels=labels, series=series, stacked=stacked)
+    desc = summary or _summary(labels, series, value_format)
+    kwargs = dict(
+        title=title,
+        desc=desc,
+        labels=labels,
+        series=series,
+        stacked=stacked,
+        value_format=value_format,
+    )
     wide = _bars_svg(geometry=WIDE, variant="wide", **kwargs)
     narrow = _bars_svg(geometry=NARROW, variant="narrow", **kwargs)
     columns = (label_header, *(s.name for s in series))
     rows = tuple(
-        (label, *(format_amount(s.values[i]) for s in series)) for i, label in enumerate(labels)
+        (label, *(value_format(s.values[i]) for s in series)) for i, label in enumerate(labels)
     )
     if stacked and len(series) > 1:
         columns = (*columns, "Total")
         rows = tuple(
-            (*row, format_amount(sum(s.values[i] for s in series))) for i, row in enumerate(rows)
+            (*row, value_format(sum(s.values[i] for s in series))) for i, row in enumerate(rows)
         )
     return Chart(
         title=title,
@@ -332,10 +349,14 @@ def bar_chart(
         empty=empty,
         summary=desc,
         series=tuple(series),
+        unit=unit,
+        labels=tuple(labels),
     )
 
 
-def _summary(labels: Sequence[str], series: Sequence[Series]) -> str:
+def _summary(
+    labels: Sequence[str], series: Sequence[Series], value_format: Callable = format_amount
+) -> str:
     if not labels:
         return "No data."
     parts = []
@@ -346,7 +367,7 @@ def _summary(labels: Sequence[str], series: Sequence[Series]) -> str:
             continue
         peak_i = max(range(len(s.values)), key=lambda i: s.values[i])
         parts.append(
-            f"{s.name}: total {format_amount(total)}, highest {format_amount(s.values[peak_i])} "
+            f"{s.name}: total {value_format(total)}, highest {value_format(s.values[peak_i])} "
             f"on {labels[peak_i]}"
         )
     return f"{labels[0]} to {labels[-1]}. " + "; ".join(parts) + "."
@@ -363,6 +384,7 @@ def _hbars_svg(
     series: Sequence[Series],
     geometry: Geometry,
     variant: str,
+    value_format: Callable = format_amount,
 ) -> str:
     legend, _ = _legend(series, geometry)
     top = max(geometry.top, _legend_height(series, geometry) + 6)
@@ -392,10 +414,10 @@ def _hbars_svg(
             parts.append(
                 f'<rect x="{geometry.left}" y="{_n(by)}" width="{_n(max(w, 1 if value else 0))}" '
                 f'height="{bar_h - 2}" fill="{s.color}">'
-                f"<title>{escape(label)} · {escape(s.name)}: {escape(format_amount(value))}"
+                f"<title>{escape(label)} · {escape(s.name)}: {escape(value_format(value))}"
                 f"</title></rect>"
                 f'<text x="{_n(geometry.left + w + 4)}" y="{_n(by + bar_h - 2)}" fill="{TEXT}">'
-                f"{escape(format_amount(value))}</text>"
+                f"{escape(value_format(value))}</text>"
             )
     parts.append("</g></svg>")
     return "".join(parts)
@@ -408,18 +430,21 @@ def hbar_chart(
     series: Sequence[Series],
     summary: str = "",
     label_header: str = "Name",
+    unit: str = "",
+    value_format: Callable = format_amount,
 ) -> Chart:
-    """Horizontal bars, one row per label (model or key names fit on a phone this way)."""
+    """Horizontal bars, one row per label (model or key names fit on a phone this way); every
+    series in `unit`."""
     series = _checked_series(labels, series)
     empty = not labels or all(v == 0 for s in series for v in s.values)
     desc = summary or (
         "; ".join(
-            f"{label}: " + ", ".join(f"{s.name} {format_amount(s.values[i])}" for s in series)
+            f"{label}: " + ", ".join(f"{s.name} {value_format(s.values[i])}" for s in series)
             for i, label in enumerate(labels)
         )
         or "No data."
     )
-    kwargs = dict(title=title, desc=desc, labels=labels, series=series)
+    kwargs = dict(title=title, desc=desc, labels=labels, series=series, value_format=value_format)
     wide = _hbars_svg(geometry=HBAR_WIDE, variant="wide", **kwargs)
     narrow = _hbars_svg(geometry=HBAR_NARROW, variant="narrow", **kwargs)
     return Chart(
@@ -428,9 +453,11 @@ def hbar_chart(
         narrow=mark_safe(narrow),  # noqa: S308
         columns=(label_header, *(s.name for s in series)),
         rows=tuple(
-            (label, *(format_amount(s.values[i]) for s in series)) for i, label in enumerate(labels)
+            (label, *(value_format(s.values[i]) for s in series)) for i, label in enumerate(labels)
         ),
         empty=empty,
         summary=desc,
         series=tuple(series),
+        unit=unit,
+        labels=tuple(labels),
     )

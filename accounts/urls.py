@@ -10,6 +10,7 @@ from accounts.views import (
     keys,
     limits,
     policies,
+    preferences,
     rotation,
     team,
 )
@@ -66,6 +67,8 @@ billing_patterns = (
         path("", billing.overview, name="overview"),
         path("usage/", billing.usage, name="usage"),
         path("usage.csv", billing.usage_csv, name="usage_csv"),
+        path("spend-by-key.csv", billing.spend_by_key_csv, name="spend_by_key_csv"),
+        path("spend-by-model.csv", billing.spend_by_model_csv, name="spend_by_model_csv"),
     ],
     "billing",
 )
@@ -120,6 +123,7 @@ account_patterns = (
         path("", account.overview, name="overview"),
         path("sessions/", account.sessions, name="sessions"),
         path("sessions/<str:session_id>/end/", account.session_end, name="session_end"),
+        path("preferences/", preferences.preferences, name="preferences"),
     ],
     "account",
 )

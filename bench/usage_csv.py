@@ -5,6 +5,10 @@ tracemalloc's peak of Python allocations during the export minus what was alloca
 began (allocations, not RSS: the allocator's free lists and the OS's accounting make RSS growth
 noisy at this size; RSS growth is printed alongside). Tracing slows Python down, so throughput
 is measured on a separate, untraced export.
+
+The export is the readable ledger (models, units, costs per currency: the default), with the
+form's dates cleared (`?start=&end=`) so it walks the whole history; without dates it would
+export the current day only, as the page shows.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def run() -> list[Result]:
 
 def _export(client) -> int:
     """Stream the export like a browser would, holding one chunk at a time; the row count."""
-    response = client.get("/billing/usage.csv")
+    response = client.get("/billing/usage.csv?start=&end=")
     if response.status_code != 200:
         raise RuntimeError(f"/billing/usage.csv answered {response.status_code}")
     lines = 0

@@ -5,8 +5,8 @@ import io
 
 import pytest
 
-from accounts.services.billing import _spreadsheet_safe_rows
 from accounts.services.csv_cells import spreadsheet_safe
+from accounts.services.usage_csv import venice_rows
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,11 @@ def test_usage_rows_from_venice_are_defused_and_counted():
         "-0.1,USD,,,,\n"
     )
 
-    text, count = _spreadsheet_safe_rows(body)
+    header = ["timestamp", "sku", "notes", "units", "pricePerUnitUsd", "amount", "currency"]
+    header += ["promptTokens", "completionTokens", "inferenceExecutionTime", "requestId"]
+    entries = [dict(zip(header, row, strict=True)) for row in csv.reader(io.StringIO(body))]
+
+    text, count = venice_rows(header, entries)
 
     rows = list(csv.reader(io.StringIO(text)))
     assert count == 2

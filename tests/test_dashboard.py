@@ -2,15 +2,18 @@
 
 import re
 from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import RotationState
+from accounts.presentation import dates
+from accounts.presentation.numbers import diem, usd
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from accounts.services.dashboard import RUNWAY_USAGE_FAILED
 from accounts.services.rotation import rotation_start
-from accounts.templatetags.billing_format import amount
 from tests.factories import AuditEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +22,7 @@ PANELS = {
     "balance": 'id="panel-balance"',
     "diem": 'id="panel-diem"',
     "runway": 'id="panel-runway"',
+    "spend": 'id="panel-spend"',
     "keys": 'id="panel-keys"',
     "limits": 'id="panel-limits"',
     "attention": 'id="panel-attention"',
@@ -27,7 +31,7 @@ PANELS = {
 SEEN_BY = {
     ADMINISTRATOR: set(PANELS),
     KEY_MANAGER: {"keys", "limits", "attention"},
-    FINANCE: {"balance", "diem", "runway", "keys", "limits", "attention"},
+    FINANCE: {"balance", "diem", "runway", "spend", "keys", "limits", "attention"},
     AUDITOR: {"keys", "attention", "audit"},
 }
 UNAVAILABLE = "Try again in a minute"  # the tail of an UpstreamUnavailableError's message
@@ -61,14 +65,15 @@ def test_balances_come_from_the_account(as_role, sandbox_session, sandbox_url):
     balance = sandbox_session.get(sandbox_url("/billing/balance")).json()
     html = _dashboard(as_role(FINANCE))
     panel = _panel(html, "balance")
-    assert amount(balance["balances"]["usd"]) in panel
-    assert amount(balance["balances"]["diem"]) in panel
-    diem = _panel(html, "diem")
-    assert f"of {amount(balance['diemEpochAllocation'])} left" in diem
+    # One format per currency: "$133.35", "6.49 DIEM".
+    assert f'<p class="stat">{usd(balance["balances"]["usd"])}</p>' in panel
+    assert diem(balance["balances"]["diem"]) in panel
+    diem_panel = _panel(html, "diem")
+    assert f"of {diem(balance['diemEpochAllocation'])} left" in diem_panel
     used = balance["diemEpochAllocation"] - balance["balances"]["diem"]
     percent = round(used / balance["diemEpochAllocation"] * 100)
-    assert f'aria-valuenow="{percent}"' in diem
-    assert f'<rect class="meter__bar meter__bar--ok" width="{percent}"' in diem
+    assert f'aria-valuenow="{percent}"' in diem_panel
+    assert f'<rect class="meter__bar meter__bar--ok" width="{percent}"' in diem_panel
 
 
 def test_key_counts_by_type_match_the_key_list(as_role, sandbox_session, sandbox_url):
@@ -118,7 +123,7 @@ def test_a_key_in_its_rotation_grace_period_says_when_it_retires(
 
     panel = _panel(_dashboard(as_role(KEY_MANAGER)), "attention")
 
-    assert f"Rotated; old key retires {retire_at:%Y-%m-%d %H:%M} UTC" in panel
+    assert f"Rotated; old key retires {dates.prose(retire_at)}" in panel
 
 
 def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(
@@ -132,7 +137,24 @@ def test_days_left_projects_the_usd_balance_at_the_weeks_burn_rate(
     panel = _panel(_dashboard(as_role(FINANCE)), "runway")
     days = balance / burn
     assert f'<p class="stat">{round(days) if days >= 10 else round(days, 1)} <span' in panel
-    assert f"At ${amount(burn)} a day" in panel
+    assert f"At {usd(burn)} a day" in panel
+
+
+@pytest.mark.sandbox_at(datetime(2026, 11, 16, 0, 0, tzinfo=UTC))
+def test_this_months_spend_and_its_projection_are_on_the_dashboard(
+    as_role, sandbox, sandbox_session, sandbox_url
+):
+    month = sandbox_session.get(
+        sandbox_url("/billing/usage-analytics?startDate=2026-11-01&endDate=2026-11-16")
+    ).json(parse_float=Decimal)
+    spent_usd = sum(day["USD"] for day in month["byDate"])
+    spent_diem = sum(day["DIEM"] for day in month["byDate"])
+    panel = _panel(_dashboard(as_role(FINANCE)), "spend")
+    assert f'<p class="stat">{usd(spent_usd)}</p>' in panel
+    assert f'<p class="stat stat--second">{diem(spent_diem)}</p>' in panel
+    # Half of November gone: heading for twice as much by its end.
+    assert f"Heading for {usd(spent_usd * 2)} and {diem(spent_diem * 2)} by Nov 30, 2026" in panel
+    assert 'href="/billing/?period=last-month"' in panel
 
 
 def test_rate_limit_status_shows_tier_and_recent_violations(as_role, sandbox):
@@ -140,7 +162,7 @@ def test_rate_limit_status_shows_tier_and_recent_violations(as_role, sandbox):
     panel = _panel(_dashboard(as_role(KEY_MANAGER)), "limits")
     assert "Warning" in panel
     assert "<dt>Tier</dt><dd>paid</dd>" in panel
-    assert "TPM on kimi-k2-6" in panel
+    assert "Tokens per minute on Kimi K2.6" in panel  # names, not codes
     assert reverse("limits:overview") in panel
 
 
@@ -149,7 +171,7 @@ def test_latest_audit_records_show_newest_first_to_auditors(as_role):
     AuditEventFactory(key_description="Newest change", action="key.deleted")
     panel = _panel(_dashboard(as_role(AUDITOR)), "audit")
     assert panel.index("Newest change") < panel.index("Older change")
-    assert "Key deleted" in panel
+    assert "ada deleted “Newest change” …" in panel  # each record as a sentence
 
 
 def test_audit_records_stay_hidden_from_finance(as_role):

@@ -106,7 +106,7 @@ def test_a_healthy_key_needs_no_attention():
 def test_a_key_expiring_within_14_days_needs_attention():
     reasons = key_attention_reasons(_key(expires_at=NOW + timedelta(days=9)), NOW)
     assert [(r.text, r.level) for r in reasons] == [
-        ("Expires in 9 days (2026-12-04 12:00 UTC)", "warn")
+        ("Expires in 9 days (Dec 4, 2026, 12:00 UTC)", "warn")  # prose: the one prose format
     ]
 
 
@@ -123,7 +123,7 @@ def test_a_key_expiring_in_15_days_is_not_yet_listed():
 
 
 def test_an_expired_key_is_listed_as_expired():
-    assert _texts(_key(expires_at=NOW - timedelta(days=1))) == ["Expired on 2026-11-24"]
+    assert _texts(_key(expires_at=NOW - timedelta(days=1))) == ["Expired on Nov 24, 2026"]
 
 
 def test_a_key_unused_for_30_days_needs_attention():

@@ -22,7 +22,7 @@ def test_key_page_shows_every_field(client, admin_user, sandbox, inference_key_i
         inference_key_id,
         f"…{record.last6}",
         "INFERENCE",
-        "MONTH",
+        "Monthly",  # the limit period by name, not its code (MONTH)
         "$500.00",
         "Last 7 days",
         "Model privacy",
@@ -64,9 +64,9 @@ def test_the_audit_trail_lists_this_keys_records_only(client, admin_user, infere
 
     page = client.get(f"/keys/{inference_key_id}/").content.decode()
 
-    assert mine.actor_username in page
-    assert "Key updated" in page
-    assert "Prod → Production backend" in page
+    # The record as a sentence, as the audit log writes it.
+    assert f"{mine.actor_username} changed " in page
+    assert "description from “Prod” to “Production backend”" in page
     assert "Someone else&#x27;s key" not in page and "another-key" not in page
 
 

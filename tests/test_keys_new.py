@@ -288,3 +288,67 @@ def test_a_form_without_its_token_asks_for_a_reload(client, admin_user, sandbox)
     response = client.post(URL, data)
     assert b"This form is out of date" in response.content
     assert _posts(sandbox) == []
+
+
+# --- expiry choices, the period's default, the error summary ---------------------------------
+
+
+def test_the_expiry_is_a_choice_of_lifetimes_90_days_by_default(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(URL).content.decode()
+    for value, label in (
+        ("7d", "In 7 days"),
+        ("30d", "In 30 days"),
+        ("90d", "In 90 days"),
+        ("date", "On a date I choose"),
+        ("never", "Never"),
+    ):
+        assert re.search(rf'value="{value}"[^>]*>\s*{label}', page), value
+    assert re.search(r'value="90d"[^>]*checked', page)
+    # Monthly limits by default: what budgets and Billing's "This month" count in.
+    assert re.search(r'<option value="MONTH" selected>', page)
+
+
+@pytest.mark.parametrize("choice", ["7d", "30d", "90d"])
+def test_a_lifetime_sets_the_expiry_that_many_days_from_now(client, admin_user, sandbox, choice):
+    client.force_login(admin_user)
+    before = datetime.now(UTC).replace(second=0, microsecond=0)
+    # A date left in the box while a lifetime is ticked is neither used nor judged.
+    client.post(URL, {**_form(client), "expiry": choice, "expires_at": "2020-01-01T00:00"})
+    sent = datetime.fromisoformat(_posts(sandbox)[-1].json["expiresAt"].replace("Z", "+00:00"))
+    days = int(choice[:-1])
+    assert before + timedelta(days=days) <= sent <= before + timedelta(days=days, minutes=1)
+
+
+def test_never_sends_no_expiry(client, admin_user, sandbox):
+    client.force_login(admin_user)
+    client.post(URL, {**_form(client), "expiry": "never", "expires_at": "2030-01-01T00:00"})
+    assert "expiresAt" not in _posts(sandbox)[-1].json  # Venice's way of saying "never"
+
+
+def test_a_date_of_ones_choosing_needs_the_date(client, admin_user, sandbox):
+    from accounts.forms.keys import EXPIRY_DATE_REQUIRED
+
+    client.force_login(admin_user)
+    page = client.post(URL, {**_form(client), "expiry": "date", "expires_at": ""}).content.decode()
+    assert EXPIRY_DATE_REQUIRED in html.unescape(page)
+    assert _posts(sandbox) == []
+
+
+def test_a_failed_submit_sums_up_its_errors_at_the_top_linked_to_the_fields(client, admin_user):
+    client.force_login(admin_user)
+    page = client.post(
+        URL, {**_form(client), "description": "", "usd_limit": "-1"}
+    ).content.decode()
+    summary = re.search(
+        r'<div class="error-summary" role="alert" tabindex="-1" data-error-summary[^>]*>'
+        r"(.*?)</div>",
+        page,
+        re.S,
+    )
+    assert summary, "no error summary"
+    assert "2 things to correct" in summary.group(1)
+    assert '<a href="#id_description">Description: Give the key a description' in summary.group(1)
+    assert '<a href="#id_usd_limit">USD limit: ' in summary.group(1)
+    # It comes before the fields.
+    assert page.index("error-summary") < page.index('id="id_description"')

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.presentation import dates
+from accounts.presentation.names import model_name, rate_limit_type_label
 from accounts.roles import KEY_MANAGER
 from accounts.services.limits import model_limit_rows
 from accounts.venice import ModelRateLimit, RateLimits
@@ -66,17 +68,20 @@ def test_tier_access_and_next_epoch_are_shown(as_role, limits_json):
     assert f'<p class="stat">{limits_json["apiTier"]["id"]}</p>' in page
     assert "Permitted</span>" in page
     epoch = datetime.fromisoformat(limits_json["nextEpochBegins"].replace("Z", "+00:00"))
-    assert f"{epoch:%b} {epoch.day}, {epoch:%H:%M} UTC" in page
+    assert dates.prose(epoch) in page  # "Dec 3, 2026, 00:00 UTC": prose dates say the year
 
 
 def test_every_model_is_listed_with_its_limits_sorted_by_name(finance_client, limits_json):
     rows = _limit_rows(_page(finance_client))
     expected = []
-    for model in sorted(limits_json["rateLimits"], key=lambda m: m["apiModelId"].lower()):
+    by_name = sorted(limits_json["rateLimits"], key=lambda m: model_name(m["apiModelId"]).lower())
+    for model in by_name:
         limits = {item["type"]: item["amount"] for item in model["rateLimits"]}
+        name = model_name(model["apiModelId"])
         expected.append(
             [
-                model["apiModelId"],
+                # The model's display name, as Billing shows it, with its id to copy.
+                f"{name} {model['apiModelId']}" if name != model["apiModelId"] else name,
                 *(f"{int(limits[t]):,}" if t in limits else "—" for t in ("RPM", "RPD", "TPM")),
             ]
         )
@@ -115,22 +120,26 @@ def test_sort_links_keep_the_log_filters(finance_client):
 
 def test_an_unknown_sort_falls_back_to_the_model_name(finance_client):
     rows = _limit_rows(_page(finance_client, sort="price"))
-    assert [row[0] for row in rows] == sorted((row[0] for row in rows), key=str.lower)
+    names = [row[0] for row in rows]
+    assert names == sorted(names, key=str.lower)
 
 
 def test_the_log_lists_the_last_violations_newest_first_with_key_names(
     finance_client, log_json, sandbox_session, sandbox_url
 ):
     keys = {
-        k["id"]: k["description"]
+        k["id"]: (k["description"], k["last6Chars"])
         for k in sandbox_session.get(sandbox_url("/api_keys")).json()["data"]
     }
     rows = _log_rows(_page(finance_client))
     assert len(rows) == len(log_json) == 50
-    assert [row[2] for row in rows] == [entry["modelId"] for entry in log_json]
-    assert [row[3] for row in rows] == [entry["rateLimitType"] for entry in log_json]
+    assert [row[2] for row in rows] == [model_name(entry["modelId"]) for entry in log_json]
+    assert [row[3] for row in rows] == [
+        rate_limit_type_label(entry["rateLimitType"]) for entry in log_json
+    ]
     for row, entry in zip(rows, log_json, strict=True):
-        assert row[1].startswith(keys[entry["apiKeyId"]])
+        description, last6 = keys[entry["apiKeyId"]]
+        assert row[1] == f"{description} …{last6}"  # as every page names a key
 
 
 @pytest.mark.parametrize("field", ["key", "model", "type"])
@@ -140,9 +149,9 @@ def test_the_log_filters_by_key_model_and_type(finance_client, log_json, field):
     rows = _log_rows(_page(finance_client, **{field: value}))
     expected = [entry for entry in log_json if entry[api_field] == value]
     assert len(rows) == len(expected) < len(log_json)
-    column = {"model": 2, "type": 3}.get(field)
-    if column is not None:
-        assert {row[column] for row in rows} == {value}
+    shown = {"model": model_name(value), "type": rate_limit_type_label(value)}.get(field)
+    if shown is not None:
+        assert {row[{"model": 2, "type": 3}[field]] for row in rows} == {shown}
     assert f'<option value="{value}" selected>' in _page(finance_client, **{field: value})
 
 

@@ -93,6 +93,8 @@ ROUTES = [
     ("billing:overview", (), {ADMINISTRATOR, FINANCE}),
     ("billing:usage", (), {ADMINISTRATOR, FINANCE}),
     ("billing:usage_csv", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:spend_by_key_csv", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:spend_by_model_csv", (), {ADMINISTRATOR, FINANCE}),
     ("limits:overview", (), {ADMINISTRATOR, KEY_MANAGER, FINANCE}),
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),
@@ -106,6 +108,8 @@ ROUTES = [
     ("policies:edit", (), ALL),
     ("account:overview", (), SIGNED_IN),
     ("account:sessions", (), SIGNED_IN),
+    # Each user's own settings: every role, and a user who has none yet.
+    ("account:preferences", (), SIGNED_IN),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a

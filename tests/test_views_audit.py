@@ -75,8 +75,11 @@ def test_filters_by_actor_action_key_outcome_and_dates(signed_in):
     }
     response = signed_in.get(LIST, query)
     assert shown_ids(response) == [target.pk]
-    # The CSV link carries the same filters.
-    assert "audit.csv?actor=kim&amp;action=key.deleted" in response.content.decode()
+    # Links (back to the newest, older pages) keep the same filters.
+    assert response.context["query"] == (
+        "actor=kim&action=key.deleted&key=key-target&outcome=failed"
+        "&date_from=2026-03-02&date_to=2026-03-02"
+    )
 
 
 def test_date_to_includes_the_whole_day(signed_in):
@@ -285,3 +288,162 @@ def test_an_export_that_cannot_start_is_not_recorded(client, auditor):
     assert response.status_code == 400
     assert DATE_OUT_OF_RANGE in response.content.decode()
     assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
+# --- sentences, several actions, finding a key by name, rotations ------------------------------
+
+
+def test_each_record_is_a_sentence_with_its_codes_one_click_away(signed_in):
+    AuditEventFactory(
+        actor_username="kim",
+        action=AuditAction.KEY_DELETED,
+        key_id="k-build",
+        key_description="Build bot",
+        key_last6="Zq12Xy",
+    )
+    body = signed_in.get(LIST).content.decode()
+    assert '<p class="audit-sentence">kim deleted “Build bot” …Zq12Xy.</p>' in body
+    codes = body.split('<details class="audit-codes small">')[1].split("</details>")[0]
+    assert "<code>key.deleted</code>" in codes and "<code>k-build</code>" in codes
+
+
+def test_several_actions_at_once_are_any_of_them_newest_first(signed_in):
+    deleted = make(PAGE_SIZE, action=AuditAction.KEY_DELETED)
+    rotated = make(
+        PAGE_SIZE, action=AuditAction.ROTATION_COMPLETED, start=T0 + timedelta(seconds=30)
+    )
+    make(5, action=AuditAction.KEY_CREATED, start=T0 + timedelta(hours=9))
+    query = {"action": [AuditAction.KEY_DELETED, AuditAction.ROTATION_COMPLETED]}
+    seen, response = [], signed_in.get(LIST, query)
+    while True:
+        seen += shown_ids(response)
+        older = response.context.get("older_query")
+        if not older:
+            break
+        assert older.startswith("action=key.deleted&action=key.rotation.completed&before=")
+        response = signed_in.get(f"{LIST}?{older}")
+    expected = sorted(deleted + rotated, key=lambda e: (e.time, e.pk), reverse=True)
+    assert seen == [e.pk for e in expected]
+
+
+def test_a_key_is_found_by_its_description_last_six_or_id(signed_in):
+    made = AuditEventFactory(
+        key_id="key-aaaa-1111", key_description="Production backend", key_last6="F80ymm"
+    )
+    gone = AuditEventFactory(
+        key_id="key-aaaa-1111",
+        key_description="Production backend",
+        key_last6="F80ymm",
+        action=AuditAction.KEY_DELETED,
+    )
+    # Its rotation's replacement shares the description: both keys' records are found.
+    new = AuditEventFactory(
+        key_id="key-bbbb-2222", key_description="Production backend", key_last6="Qq99Aa"
+    )
+    AuditEventFactory(key_id="key-cccc-3333", key_description="Staging", key_last6="St4g1n")
+    by_name = shown_ids(signed_in.get(LIST, {"key": "production"}))
+    assert by_name == [new.pk, gone.pk, made.pk]  # newest first, the deleted key's too
+    assert shown_ids(signed_in.get(LIST, {"key": "…F80ymm"})) == [gone.pk, made.pk]
+    assert shown_ids(signed_in.get(LIST, {"key": "key-bbbb-2222"})) == [new.pk]
+    assert shown_ids(signed_in.get(LIST, {"key": "key-bbbb"})) == [new.pk]  # an id's start
+
+
+def test_a_key_search_matching_nothing_shows_nothing_and_says_so(signed_in):
+    AuditEventFactory(key_description="Staging")
+    response = signed_in.get(LIST, {"key": "no such key"})
+    assert shown_ids(response) == []
+    assert "No key in the log matches “no such key”" in response.content.decode()
+
+
+def test_a_key_search_matching_too_many_keys_asks_for_more(signed_in):
+    from accounts.selectors.audit_keys import MAX_KEYS_PER_SEARCH
+
+    for n in range(MAX_KEYS_PER_SEARCH + 1):
+        AuditEventFactory(key_id=f"key-{n:04d}", key_description=f"search service {n:04d}")
+    response = signed_in.get(LIST, {"key": "service"})
+    assert shown_ids(response) == []
+    body = response.content.decode()
+    assert f"“service” matches {MAX_KEYS_PER_SEARCH + 1} keys" in body
+    assert 'href="?key=key-0000"' in body
+
+
+def test_a_new_record_is_found_by_name_at_once(signed_in):
+    AuditEventFactory(key_description="Staging")
+    assert shown_ids(signed_in.get(LIST, {"key": "reports"})) == []
+    later = AuditEventFactory(key_id="k-new", key_description="Nightly reports")
+    assert shown_ids(signed_in.get(LIST, {"key": "reports"})) == [later.pk]
+
+
+def test_a_rotations_records_sit_under_one_heading(signed_in, key_manager):
+    from accounts.models import Rotation
+
+    rotation = Rotation.objects.create(
+        old_key_id="k-old",
+        old_description="Production backend",
+        old_last6="F80ymm",
+        old_key_type="INFERENCE",
+        new_key_id="k-new",
+        new_last6="a1b2c3",
+        grace="24h",
+        state=Rotation.State.GRACE,
+        retire_at=datetime(2026, 12, 2, 4, 17, tzinfo=UTC),
+        started_by_username="kim",
+    )
+    steps = [
+        (AuditAction.ROTATION_STARTED, "k-old", "F80ymm"),
+        (AuditAction.ROTATION_REPLACEMENT_CREATED, "k-new", "a1b2c3"),
+        (AuditAction.ROTATION_OLD_KEY_SCHEDULED, "k-old", "F80ymm"),
+    ]
+    for minute, (action, key_id, last6) in enumerate(steps):
+        AuditEventFactory(
+            action=action,
+            actor_username="kim",
+            key_id=key_id,
+            key_description="Production backend",
+            key_last6=last6,
+            details={"rotation": rotation.pk},
+            time=T0 + timedelta(minutes=minute),
+        )
+    AuditEventFactory(key_id="k-else", time=T0 - timedelta(days=1))
+    response = signed_in.get(LIST)
+    (group,) = [row for row in response.context["rows"] if hasattr(row, "entries")]
+    assert len(group.entries) == 3
+    body = response.content.decode()
+    assert (
+        "<strong>kim rotated “Production backend” …F80ymm to …a1b2c3; the old key retires "
+        "Dec 2, 2026, 04:17 UTC</strong>"
+    ) in body
+    assert f'href="/audit/?rotation={rotation.pk}"' in body
+    assert len(shown_ids(signed_in.get(LIST, {"rotation": rotation.pk}))) == 3
+
+
+def test_the_download_submits_the_filter_form_as_it_stands(signed_in):
+    body = signed_in.get(LIST).content.decode()
+    form = body.split('<form class="card filters audit-filters"')[1].split("</form>")[0]
+    assert (
+        f'<button type="submit" class="btn" formaction="{CSV}" data-native-submit>Download CSV'
+        in form
+    )
+
+
+def test_csv_takes_the_days_asked_and_names_the_file_after_them(signed_in):
+    inside = AuditEventFactory(time=datetime(2026, 11, 30, 23, 0, tzinfo=UTC))
+    AuditEventFactory(time=datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+    response = signed_in.get(CSV, {"date_from": "2026-11-01", "date_to": "2026-12-01"})
+    assert (
+        response["Content-Disposition"] == 'attachment; filename="audit-2026-11-01_2026-12-01.csv"'
+    )
+    rows = read_csv(response)
+    assert [int(row["id"]) for row in rows] == [inside.pk]
+    assert rows[0]["summary"].startswith("ada changed ")
+    assert rows[0]["time (UTC)"] == "2026-11-30 23:00:00"
+    export = AuditEvent.objects.get(action=AuditAction.AUDIT_EXPORTED)
+    assert export.details["filters"] == {"date_from": "2026-11-01", "date_to": "2026-12-01"}
+
+
+def test_csv_times_follow_the_exporters_zone(signed_in):
+    AuditEventFactory(time=datetime(2026, 11, 30, 23, 0, tzinfo=UTC))
+    signed_in.post(reverse("account:preferences"), {"time_zone": "Asia/Tokyo"})
+    rows = read_csv(signed_in.get(CSV))
+    assert rows[-1]["time (Asia/Tokyo)"] == "2026-12-01 08:00:00"
+    assert rows[-1]["time"] == "2026-11-30T23:00:00+00:00"

@@ -47,7 +47,7 @@ def test_the_form_says_what_will_happen_with_the_keys_settings(client, key_manag
     html = response.content.decode()
     assert "What will happen" in html
     assert "<dd>Billing worker <span" in html
-    assert "PRIVATE_ONLY" in html and "MONTH" in html
+    assert "Private models only" in html and "Monthly" in html  # names, not PRIVATE_ONLY/MONTH
     for value in ("now", "1h", "24h", "7d", "custom"):
         assert f'value="{value}"' in html
     assert 'name="new_expires_at"' in html and 'name="grace_ends_at"' in html

@@ -1,5 +1,6 @@
-"""Local records only: audit events, rotations and the portal's own records. Venice data stays
-in Venice. One module per area; everything is importable from `accounts.models`."""
+"""Local records only: audit events, rotations, each user's preferences and the portal's own
+records. Venice data stays in Venice. One module per area; everything is importable from
+`accounts.models`."""
 
 from accounts.models.access import PortalAccess
 from accounts.models.audit import (
@@ -22,6 +23,12 @@ from accounts.models.audit import (
 )
 from accounts.models.members import Invitation, InvitationState
 from accounts.models.policies import ChangeRequest, ChangeRequestState, KeyPolicy
+from accounts.models.preferences import (
+    DEFAULT_TIME_ZONE,
+    TIME_ZONE_UNKNOWN,
+    UserPreferences,
+    available_time_zones,
+)
 from accounts.models.rotation import (
     ROTATION_OPEN_STATES,
     ROTATION_STEP_LABELS,
@@ -33,6 +40,10 @@ from accounts.models.rotation import (
 from accounts.models.sessions import PortalSession
 
 __all__ = [
+    "DEFAULT_TIME_ZONE",
+    "TIME_ZONE_UNKNOWN",
+    "UserPreferences",
+    "available_time_zones",
     "APPEND_ONLY_BULK_CREATE",
     "APPEND_ONLY_DELETE",
     "APPEND_ONLY_FINISHED",

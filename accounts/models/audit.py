@@ -294,6 +294,11 @@ class AuditEvent(models.Model):
             # Drift asks "was key K ever created / deleted here?" for hundreds of keys at once:
             # one index-only seek per key instead of reading each key's whole history.
             models.Index(fields=["key_id", "action", "outcome"], name="audit_key_action_outcome"),
+            # Finding a key by its description or last 6 (selectors/audit_keys.py): the
+            # directory of the names the records give each key is read from this index alone.
+            models.Index(
+                fields=["key_id", "key_description", "key_last6", "id"], name="audit_key_names"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

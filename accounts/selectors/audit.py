@@ -3,13 +3,18 @@
 Pages walk (time, id) newest first with a keyset cursor ("older than this record"), never an
 OFFSET, so page 20,000 costs what page 1 costs; each filter has an index ending in (time, id)
 (see AuditEvent.Meta.indexes).
+
+Several actions, or several keys (a search by description can match a few), are one query
+each, merged here: "action IN (a, b) ORDER BY time" cannot be read in order from one index, so
+the database would sort every matching record (hundreds of thousands) for one page, while each
+single-action query is one index range that stops after a page.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.cache import cache
@@ -42,24 +47,32 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class AuditFilters:
-    """What the audit page and its CSV filter by; empty values mean "any"."""
+    """What the audit page and its CSV filter by; empty values mean "any".
+
+    `actions`: any of these. `key`: what was typed to find a key (a description, the last 6
+    characters or an id), and `key_ids` the keys it found (see selectors/audit_keys.py): a key
+    typed that matches none matches no record. `rotation`: one rotation's records."""
 
     actor: str = ""
-    action: str = ""
-    key_id: str = ""
+    actions: tuple[str, ...] = ()
+    key: str = ""
+    key_ids: tuple[str, ...] = ()
     outcome: str = ""
     date_from: date | None = None
     date_to: date | None = None  # inclusive
+    rotation: int | None = None
 
     def as_dict(self) -> dict:
-        """The filters in use, for the export's audit record and for links."""
+        """The filters in use, for the export's audit record and for links (`action` a list:
+        one query parameter per action)."""
         values = {
             "actor": self.actor,
-            "action": self.action,
-            "key": self.key_id,
+            "action": list(self.actions),
+            "key": self.key,
             "outcome": self.outcome,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
+            "rotation": self.rotation or "",
         }
         return {name: value for name, value in values.items() if value}
 
@@ -99,22 +112,80 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def audit_events_filtered(filters: AuditFilters) -> QuerySet[AuditEvent]:
-    """Matching records, newest first."""
-    events = AuditEvent.objects.all()
+def _common(events: QuerySet[AuditEvent], filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.actor:
         events = events.filter(actor_username=filters.actor)
-    if filters.action:
-        events = events.filter(action=filters.action)
-    if filters.key_id:
-        events = events.filter(key_id=filters.key_id)
     if filters.outcome:
         events = events.filter(outcome=filters.outcome)
     if filters.date_from:
         events = events.filter(time__gte=_day_start(filters.date_from))
     if filters.date_to:
         events = events.filter(time__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.rotation is not None:
+        events = events.filter(details__rotation=filters.rotation)
     return events.order_by("-time", "-id")
+
+
+def _matches_nothing(filters: AuditFilters) -> bool:
+    # A key typed that found no key, or a rotation whose keys are unknown (a rotation is read
+    # through its keys' records: on its own the details field has no index).
+    return (bool(filters.key) or filters.rotation is not None) and not filters.key_ids
+
+
+def audit_events_filtered(filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """Matching records, newest first, as one query (for a page, audit_querysets reads
+    several actions or keys as one query each)."""
+    if _matches_nothing(filters):
+        return AuditEvent.objects.none()
+    events = AuditEvent.objects.all()
+    if len(filters.actions) == 1:
+        events = events.filter(action=filters.actions[0])
+    elif filters.actions:
+        events = events.filter(action__in=filters.actions)
+    if len(filters.key_ids) == 1:
+        events = events.filter(key_id=filters.key_ids[0])
+    elif filters.key_ids:
+        events = events.filter(key_id__in=filters.key_ids)
+    return _common(events, filters)
+
+
+def audit_querysets(filters: AuditFilters) -> list[QuerySet[AuditEvent]]:
+    """The queries whose newest-first rows, merged, are the matching records: one per key
+    (a key's records are few: its index, then the other filters), else one per action (each
+    an index range in order), else one."""
+    if _matches_nothing(filters):
+        return []
+    if len(filters.key_ids) > 1:
+        return [
+            audit_events_filtered(replace(filters, key_ids=(key_id,))) for key_id in filters.key_ids
+        ]
+    if len(filters.actions) > 1 and not filters.key_ids:
+        return [
+            audit_events_filtered(replace(filters, actions=(action,))) for action in filters.actions
+        ]
+    return [audit_events_filtered(filters)]
+
+
+def _merged(
+    querysets: list[QuerySet[AuditEvent]], before: Cursor | None, limit: int
+) -> list[AuditEvent]:
+    """The newest `limit` rows of all the queries, older than `before`: each query's own
+    newest `limit` hold them all.
+
+    With several queries, each first reads only (time, id), which its index holds (no table
+    row is read for a filter the index covers), and only the `limit` winners are then read
+    whole: ten keys' pages would otherwise read ten pages of rows to keep one."""
+    if before is not None:
+        querysets = [_older_than(events, before) for events in querysets]
+    if len(querysets) == 1:
+        return list(querysets[0][:limit])
+    stamps: list[tuple] = []
+    for events in querysets:
+        stamps += list(events.values_list("time", "id")[:limit])
+    stamps.sort(reverse=True)
+    ids = [pk for _, pk in stamps[:limit]]
+    rows = AuditEvent.objects.in_bulk(ids)
+    return [rows[pk] for pk in ids if pk in rows]
 
 
 def _older_than(events: QuerySet[AuditEvent], cursor: Cursor) -> QuerySet[AuditEvent]:
@@ -127,10 +198,7 @@ def audit_page(
     filters: AuditFilters, *, before: Cursor | None = None, size: int = PAGE_SIZE
 ) -> AuditPage:
     """One page of matching records, older than `before` (from the newest when None)."""
-    events = audit_events_filtered(filters)
-    if before is not None:
-        events = _older_than(events, before)
-    rows = list(events[: size + 1])
+    rows = _merged(audit_querysets(filters), before, size + 1)
     more = len(rows) > size
     rows = rows[:size]
     return AuditPage(events=rows, next_cursor=Cursor.after(rows[-1]) if more and rows else None)
@@ -142,12 +210,12 @@ def audit_events_iter(
     """Every matching record, newest first, fetched `chunk` rows at a time by keyset (memory
     stays flat and no cursor stays open between chunks). `until` caps the walk at a moment,
     so an export lists the records as they stood when it began."""
-    events = audit_events_filtered(filters)
+    querysets = audit_querysets(filters)
     if until is not None:
-        events = events.filter(time__lte=until)
+        querysets = [events.filter(time__lte=until) for events in querysets]
     before = None
     while True:
-        page = list((_older_than(events, before) if before else events)[:chunk])
+        page = _merged(querysets, before, chunk)
         yield from page
         if len(page) < chunk:
             return

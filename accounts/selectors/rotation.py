@@ -77,3 +77,9 @@ def rotation_retired(*, key_id: str) -> Rotation | None:
         .order_by("-finished_at")
         .first()
     )
+
+
+def rotations_by_id(ids) -> dict[int, Rotation]:
+    """The rotations with these ids (one query; the audit list heads each one's records)."""
+    ids = {int(i) for i in ids if isinstance(i, int) or str(i).isdigit()}
+    return Rotation.objects.in_bulk(ids) if ids else {}

@@ -1,351 +1,333 @@
-"""Billing reads: usage analytics with its charts, the usage history walk, and its CSV export.
+"""The billing overview: one period's usage analytics as totals, rankings and charts.
 
-The history is a cursor walk (GET /billing/usage-history): the first page takes the filters,
-every later page takes only the cursor, which carries them. A cursor Venice rejects (expired,
-changed, another user's) cannot be repaired, only restarted from the first page.
+USD and DIEM are two measures, never added: each has its own total and its own per-day chart,
+and the per-model and per-key rankings are ordered, charted and totalled in the one currency
+the viewer picks (`currency`), which the page names. Units are per model only (a model counts
+one unit type); a key's units would add tokens to seconds, so none are shown.
+
+Venice's own daily series (`byModelDaily`, `byKeyDaily`) hold one number per model and day
+with USD and DIEM added together, and only for the top 8: the per-day breakdowns here come
+instead from one analytics call per day (`analytics_by_day`), shared with the daily exports.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-
-from django.utils import timezone
 
 from accounts import charts
 from accounts.charts import Chart, Series
-from accounts.services.csv_cells import spreadsheet_safe
-from accounts.venice import (
-    Currency,
-    InvalidResponseError,
-    KeyUsage,
-    ModelUsage,
-    UsageAnalytics,
-    UsagePage,
-    ValidationError,
-    VeniceError,
-    get_client,
+from accounts.presentation import names, numbers
+from accounts.services.billing_periods import (
+    TOO_EARLY_TO_PROJECT,
+    Period,
+    Projection,
+    project_month,
 )
+from accounts.venice import KeyUsage, ModelUsage, UsageAnalytics, get_client
 
-PERIOD_CHOICES = [("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days")]
-DEFAULT_LOOKBACK = "30d"
-MAX_RANGE_DAYS = 90  # the analytics' longest lookback
-TOP_COUNT = 8  # the analytics' daily series hold the top 8 models and keys
-HISTORY_PAGE_SIZE = 50  # rows per page of the HTML table
-EXPORT_PAGE_SIZE = 1000  # the upstream's largest page: fewest round trips for the CSV
-
-CURSOR_REJECTED = (
-    "This page of the usage history is no longer available: its link expired or was changed. "
-    "Restart from the first page."
+USD, DIEM = "USD", "DIEM"
+CURRENCIES = (USD, DIEM)
+TOP_COUNT = 8  # models or keys drawn in a chart; the tables list them all
+BREAKDOWN_MODEL, BREAKDOWN_KEY = "model", "key"
+BREAKDOWNS = (BREAKDOWN_MODEL, BREAKDOWN_KEY)
+# The per-day breakdown makes one call per day: on screen, up to a quarter.
+BREAKDOWN_MAX_DAYS = 92
+BREAKDOWN_TOO_LONG = (
+    f"The per-day breakdown covers at most {BREAKDOWN_MAX_DAYS} days on screen; choose a shorter "
+    "period, or download it as a file (one row per day)."
 )
-EXPORT_FAILED = "The export stopped early and is incomplete"
+# How many per-day analytics calls run at once: enough to hide latency, few enough to stay
+# well inside Venice's request budget.
+DAILY_CALLS_IN_FLIGHT = 4
+OTHER = "Other"
+ZERO = Decimal(0)
 
-# The spec's pattern for a cursor; anything else is refused before it reaches Venice.
-_CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,512}$")
-
-
-class CursorRejectedError(Exception):
-    """The cursor cannot continue the walk; the history must restart from the first page."""
-
-    user_message = CURSOR_REJECTED
+FORMATS: dict[str, Callable] = {USD: numbers.usd, DIEM: numbers.diem}
 
 
-# --- analytics ---------------------------------------------------------------------------------
+def amount_in(row, currency: str) -> Decimal:
+    """A row's spend in one currency: `usd`/`diem` (days, this module's rows) or
+    `total_usd`/`total_diem` (the analytics' models and keys)."""
+    name = "usd" if currency == USD else "diem"
+    return getattr(row, name) if hasattr(row, name) else getattr(row, f"total_{name}")
 
 
 @dataclass(frozen=True)
-class UsagePeriod:
-    """A lookback (`7d`, `30d`, `90d`) or a custom range of whole UTC days (both ends included)."""
-
-    lookback: str = DEFAULT_LOOKBACK
-    start: date | None = None
-    end: date | None = None
-
-    @property
-    def is_custom(self) -> bool:
-        return self.start is not None and self.end is not None
+class ModelRow:
+    name: str
+    model_id: str | None  # None when the analytics' name is not a model the portal knows
+    model_type: str | None
+    unit_type: str
+    units: Decimal  # in Venice's units (millions of tokens): show with numbers.units
+    usd: Decimal
+    diem: Decimal
 
     @property
-    def label(self) -> str:
-        if self.is_custom:
-            return f"{_day(self.start)} – {_day(self.end)}"
-        return dict(PERIOD_CHOICES).get(self.lookback, f"Last {self.lookback}")
-
-    def days(self, today: date) -> list[date]:
-        """Every day the period covers, oldest first (so a quiet day is a gap in the chart, not
-        a missing bar)."""
-        if self.is_custom:
-            first, last = self.start, self.end
-        else:
-            count = int(self.lookback.rstrip("d"))
-            first, last = today - timedelta(days=count - 1), today
-        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    def units_shown(self) -> str:
+        return numbers.units(self.units, self.unit_type)
 
 
-def _day(day: date) -> str:
-    return f"{day:%b} {day.day}, {day.year}"
+@dataclass(frozen=True)
+class KeyRow:
+    key_id: str | None  # None: the web app (usage without a key)
+    name: str
+    usd: Decimal
+    diem: Decimal
+
+    @property
+    def is_web_app(self) -> bool:
+        return self.key_id is None
+
+
+def model_rows(models: tuple[ModelUsage, ...], currency: str) -> list[ModelRow]:
+    """Every model, highest spend in `currency` first (ties by name)."""
+    rows = [
+        ModelRow(
+            name=m.model_name,
+            model_id=names.model_id_for_name(m.model_name),
+            model_type=m.model_type,
+            unit_type=m.unit_type,
+            units=m.total_units,
+            usd=m.total_usd,
+            diem=m.total_diem,
+        )
+        for m in models
+    ]
+    return sorted(rows, key=lambda r: (-amount_in(r, currency), r.name.lower()))
+
+
+def key_rows(keys: tuple[KeyUsage, ...], currency: str) -> list[KeyRow]:
+    """Every key (and the web app), highest spend in `currency` first."""
+    rows = [
+        KeyRow(
+            key_id=k.api_key_id,
+            name=k.description or (names.WEB_APP if k.api_key_id is None else names.UNNAMED_KEY),
+            usd=k.total_usd,
+            diem=k.total_diem,
+        )
+        for k in keys
+    ]
+    return sorted(rows, key=lambda r: (-amount_in(r, currency), r.name.lower()))
 
 
 @dataclass(frozen=True)
 class BillingOverview:
-    period: UsagePeriod
+    period: Period
+    currency: str  # what the rankings are ordered and charted by
     analytics: UsageAnalytics
-    spend_per_day: Chart
+    total_usd: Decimal
+    total_diem: Decimal
+    spend_usd_chart: Chart
+    spend_diem_chart: Chart
+    models: list[ModelRow]
+    keys: list[KeyRow]
     models_chart: Chart
     keys_chart: Chart
-    models_daily_chart: Chart
-    keys_daily_chart: Chart
-    top_models: tuple[ModelUsage, ...]
-    top_keys: tuple[KeyUsage, ...]
+    projection: Projection | None = None
+    projection_note: str = ""
+    breakdown: str | None = None  # "model", "key" or None
+    breakdown_chart: Chart | None = None
+    breakdown_note: str = ""
 
     @property
-    def total_usd(self) -> Decimal:
-        return self.analytics.total_usd
-
-    @property
-    def total_diem(self) -> Decimal:
-        return self.analytics.total_diem
+    def charts(self) -> list[Chart]:
+        shown = [self.spend_usd_chart, self.spend_diem_chart, self.models_chart, self.keys_chart]
+        return shown + ([self.breakdown_chart] if self.breakdown_chart else [])
 
 
-def billing_overview_get(*, period: UsagePeriod, today: date | None = None) -> BillingOverview:
-    """The analytics of one period, with its charts. Raises VeniceError."""
-    client = get_client()
-    if period.is_custom:
-        analytics = client.billing.get_usage_analytics(start=period.start, end=period.end)
-    else:
-        analytics = client.billing.get_usage_analytics(lookback=period.lookback)
-    return billing_overview_build(analytics=analytics, period=period, today=today)
+def billing_analytics_get(period: Period) -> UsageAnalytics:
+    """The analytics of a period's days (always as startDate/endDate: a lookback would count
+    from Venice's today, and the period was fixed when it was chosen). Raises VeniceError."""
+    return get_client().billing.get_usage_analytics(start=period.start, end=period.end)
 
 
-def billing_overview_build(
-    *, analytics: UsageAnalytics, period: UsagePeriod, today: date | None = None
+def analytics_by_day(days: list[date]) -> list[tuple[date, UsageAnalytics]]:
+    """One analytics call per day, a few at a time, in day order: the only way to get every
+    key's and every model's spend per day in each currency. Raises the first VeniceError."""
+    billing = get_client().billing
+
+    def one(day: date) -> UsageAnalytics:
+        return billing.get_usage_analytics(start=day, end=day)
+
+    if len(days) <= 1:
+        return [(day, one(day)) for day in days]
+    with ThreadPoolExecutor(max_workers=DAILY_CALLS_IN_FLIGHT) as pool:
+        return list(zip(days, pool.map(one, days), strict=True))
+
+
+def billing_overview_get(
+    *,
+    period: Period,
+    currency: str = USD,
+    breakdown: str | None = None,
+    now: datetime | None = None,
 ) -> BillingOverview:
-    today = today or timezone.now().date()
-    return BillingOverview(
-        period=period,
+    """The analytics of one period with its charts (and, when asked, the per-day breakdown by
+    model or key). Raises VeniceError."""
+    analytics = billing_analytics_get(period)
+    daily = None
+    if breakdown in BREAKDOWNS and period.day_count <= BREAKDOWN_MAX_DAYS:
+        daily = analytics_by_day(period.days())
+    return billing_overview_build(
         analytics=analytics,
-        spend_per_day=spend_per_day_chart(analytics=analytics, period=period, today=today),
-        models_chart=charts.hbar_chart(
-            title="Spend per model",
-            labels=[m.model_name for m in analytics.by_model[:TOP_COUNT]],
-            series=_spent_series(
-                Series("USD", tuple(m.total_usd for m in analytics.by_model[:TOP_COUNT])),
-                Series("DIEM", tuple(m.total_diem for m in analytics.by_model[:TOP_COUNT])),
-            ),
-            label_header="Model",
-        ),
-        keys_chart=charts.hbar_chart(
-            title="Spend per key",
-            labels=[k.description for k in analytics.by_key[:TOP_COUNT]],
-            series=_spent_series(
-                Series("USD", tuple(k.total_usd for k in analytics.by_key[:TOP_COUNT])),
-                Series("DIEM", tuple(k.total_diem for k in analytics.by_key[:TOP_COUNT])),
-            ),
-            label_header="Key",
-        ),
-        models_daily_chart=_daily_series_chart(
-            title="Spend per day by model, USD and DIEM together (top models)",
-            names=analytics.top_models,
-            rows=analytics.by_model_daily,
-            period=period,
-            today=today,
-        ),
-        keys_daily_chart=_daily_series_chart(
-            title="Spend per day by key, USD and DIEM together (top keys)",
-            names=analytics.top_key_names,
-            rows=analytics.by_key_daily,
-            period=period,
-            today=today,
-        ),
-        top_models=analytics.by_model[:5],
-        top_keys=analytics.by_key[:5],
+        period=period,
+        currency=currency,
+        breakdown=breakdown,
+        daily=daily,
+        now=now or get_client().now(),
     )
 
 
-def _spent_series(usd: Series, diem: Series) -> list[Series]:
-    """USD and DIEM, each in its own colour; a currency nothing was spent in is left out of
-    the drawing (an axis of zero bars says nothing; the tables still show its zeros)."""
-    usd = Series(usd.name, usd.values, charts.PALETTE[0])
-    diem = Series(diem.name, diem.values, charts.PALETTE[1])
-    spent = [s for s in (usd, diem) if any(v != 0 for v in s.values)]
-    return spent or [usd, diem]
+def billing_overview_build(
+    *,
+    analytics: UsageAnalytics,
+    period: Period,
+    currency: str = USD,
+    breakdown: str | None = None,
+    daily: list[tuple[date, UsageAnalytics]] | None = None,
+    now: datetime | None = None,
+) -> BillingOverview:
+    currency = currency if currency in CURRENCIES else USD
+    total_usd = sum((d.usd for d in analytics.by_date), ZERO)
+    total_diem = sum((d.diem for d in analytics.by_date), ZERO)
+    models = model_rows(analytics.by_model, currency)
+    keys = key_rows(analytics.by_key, currency)
+    projection, projection_note = None, ""
+    if now is not None and period.preset == "this-month":
+        projection = project_month(now=now, spent_usd=total_usd, spent_diem=total_diem)
+        projection_note = "" if projection else TOO_EARLY_TO_PROJECT
+    breakdown_chart, breakdown_note = None, ""
+    if breakdown in BREAKDOWNS:
+        if daily is None:
+            breakdown_note = BREAKDOWN_TOO_LONG
+        else:
+            breakdown_chart = breakdown_chart_build(
+                daily=daily, by=breakdown, currency=currency, period=period
+            )
+    return BillingOverview(
+        period=period,
+        currency=currency,
+        analytics=analytics,
+        total_usd=total_usd,
+        total_diem=total_diem,
+        spend_usd_chart=spend_per_day_chart(analytics=analytics, period=period, currency=USD),
+        spend_diem_chart=spend_per_day_chart(analytics=analytics, period=period, currency=DIEM),
+        models=models,
+        keys=keys,
+        models_chart=_ranking_chart("model", [(m.name, m) for m in models], currency),
+        keys_chart=_ranking_chart("key", [(k.name, k) for k in keys], currency),
+        projection=projection,
+        projection_note=projection_note,
+        breakdown=breakdown if breakdown in BREAKDOWNS else None,
+        breakdown_chart=breakdown_chart,
+        breakdown_note=breakdown_note,
+    )
 
 
-def _period_days(analytics_days: list[date], period: UsagePeriod, today: date) -> list[date]:
-    """The period's days, widened to any day the analytics reported outside them (Venice's
-    idea of "today" may be a day off ours around midnight)."""
-    days = set(period.days(today)) | set(analytics_days)
-    if not days:
-        return []
+def _series(name: str, values, color: str = "") -> Series:
+    return Series(name, tuple(values), color)
+
+
+def _ranking_chart(what: str, rows: list[tuple[str, object]], currency: str) -> Chart:
+    """The top spenders in one currency, as ranked (rows arrive sorted by it)."""
+    top = rows[:TOP_COUNT]
+    color = charts.PALETTE[0] if currency == USD else charts.PALETTE[1]
+    return charts.hbar_chart(
+        title=f"Spend per {what} in {currency}, highest first",
+        labels=[name for name, _ in top],
+        series=[_series(currency, (amount_in(row, currency) for _, row in top), color)],
+        label_header=what.capitalize(),
+        unit=currency,
+        value_format=FORMATS[currency],
+    )
+
+
+def spend_per_day_chart(*, analytics: UsageAnalytics, period: Period, currency: str) -> Chart:
+    """Every day of the period (a quiet day is a gap, not a missing bar), one currency."""
+    by_day = {d.date: d for d in analytics.by_date}
+    days = _days_with(period, by_day)
+    color = charts.PALETTE[0] if currency == USD else charts.PALETTE[1]
+    values = [amount_in(by_day[d], currency) if d in by_day else ZERO for d in days]
+    return charts.bar_chart(
+        title=f"Spend per day in {currency}",
+        labels=[charts.date_label(d) for d in days],
+        series=[_series(currency, values, color)],
+        unit=currency,
+        value_format=FORMATS[currency],
+    )
+
+
+def _days_with(period: Period, reported) -> list[date]:
+    """The period's days, widened to any day the analytics reported outside them (a day
+    outside would be spend the chart silently dropped)."""
+    days = set(period.days()) | set(reported)
     first, last = min(days), max(days)
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def spend_per_day_chart(*, analytics: UsageAnalytics, period: UsagePeriod, today: date) -> Chart:
-    by_day = {d.date: d for d in analytics.by_date}
-    days = _period_days(list(by_day), period, today)
-    zero = Decimal(0)
-    return charts.bar_chart(
-        title="Spend per day",
-        labels=[charts.date_label(d) for d in days],
-        series=_spent_series(
-            Series("USD", tuple(by_day[d].usd if d in by_day else zero for d in days)),
-            Series("DIEM", tuple(by_day[d].diem if d in by_day else zero for d in days)),
-        ),
-    )
-
-
-def _daily_series_chart(*, title, names, rows, period, today) -> Chart:
-    by_day = {row.date: row.values for row in rows}
-    days = _period_days(list(by_day), period, today)
-    zero = Decimal(0)
-    return charts.bar_chart(
-        title=title,
-        labels=[charts.date_label(d) for d in days],
-        series=[
-            Series(name, tuple(by_day.get(d, {}).get(name, zero) for d in days))
-            for name in names[:TOP_COUNT]
-        ],
-        stacked=True,
-    )
-
-
-# --- usage history -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UsageFilters:
-    """The first page's filters: `start` included, `end` excluded (UTC)."""
-
-    currency: Currency | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return self.currency is None and self.start is None and self.end is None
-
-    def as_details(self) -> dict:
-        """The filters in use, for the export's audit record (unset ones left out)."""
-        values = {
-            "currency": self.currency.value if self.currency else None,
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-        }
-        return {name: value for name, value in values.items() if value is not None}
-
-    def describe(self) -> str:
-        parts = [self.currency.value if self.currency else "all currencies"]
-        if self.start:
-            parts.append(f"from {self.start:%Y-%m-%d}")
-        if self.end:
-            parts.append(f"before {self.end:%Y-%m-%d}")
-        return ", ".join(parts)
-
-
-def usage_history_page_get(
-    *,
-    filters: UsageFilters | None = None,
-    cursor: str | None = None,
-    page_size: int = HISTORY_PAGE_SIZE,
-) -> UsagePage:
-    """The first page for `filters`, or the page `cursor` points at (never both: the cursor
-    carries the filters, and Venice rejects filters sent alongside it).
-
-    Raises CursorRejectedError when the cursor cannot continue, VeniceError otherwise.
-    """
-    client = get_client()
-    if cursor is not None:
-        if not _CURSOR.match(cursor):
-            raise CursorRejectedError(CURSOR_REJECTED)
-        try:
-            return client.billing.get_usage_history_page(cursor=cursor)
-        except ValidationError as error:
-            raise CursorRejectedError(CURSOR_REJECTED) from error
-    filters = filters or UsageFilters()
-    return client.billing.get_usage_history_page(
-        currency=filters.currency, start=filters.start, end=filters.end, page_size=page_size
-    )
-
-
-# --- CSV export --------------------------------------------------------------------------------
-#
-# The export passes Venice's own CSV pages through (`Accept: text/csv`), dropping the header
-# each page repeats. Measured on the sandbox with 62,617 entries: about 65,000 rows/s this way,
-# against 11,000 rows/s when every row is parsed into a UsageEntry and written again with
-# `csv` (the parsing dominates); memory stays flat either way, one page (1,000 rows, ~150 kB)
-# at a time. The columns are Venice's: what its own dashboard exports.
-
-
-class CSVHeaderChangedError(InvalidResponseError):
-    """A later page's header differs from the first page's: the rows would not line up."""
-
-
-def export_filename(exported_at: datetime) -> str:
-    """`billing-usage-history-20261125T150102Z.csv`: the export time, UTC, sortable."""
-    return f"billing-usage-history-{exported_at.astimezone(UTC):%Y%m%dT%H%M%SZ}.csv"
-
-
-@dataclass(frozen=True)
-class UsageExport:
-    filename: str
-    chunks: Iterator[str]
-
-
-def _split_header(text: str) -> tuple[str, str]:
-    header, _, body = text.partition("\n")
-    return header + "\n", body
-
-
-def usage_history_csv_pages(
-    *, filters: UsageFilters, page_size: int = EXPORT_PAGE_SIZE
-) -> Iterator[tuple[str, int]]:
-    """The filtered history as CSV: the header line first, then the rows of each upstream
-    page with their count. Only one page is ever held in memory. Raises VeniceError (after the
-    chunks already yielded) when the walk fails."""
-    pages = get_client().billing.iter_usage_history_csv(
-        currency=filters.currency, start=filters.start, end=filters.end, page_size=page_size
-    )
-    first_header = None
-    for page in pages:
-        header, body = _split_header(page.text)
-        if first_header is None:
-            first_header = header
-            yield header, 0
-        elif header.rstrip("\r\n") != first_header.rstrip("\r\n"):
-            raise CSVHeaderChangedError(
-                "Invalid response format from Venice (GET /billing/usage-history): the CSV "
-                "columns changed during the export."
+def breakdown_chart_build(
+    *, daily: list[tuple[date, UsageAnalytics]], by: str, currency: str, period: Period
+) -> Chart:
+    """Per day, each of the period's top models (or keys) in one currency, stacked; the rest
+    as "Other", so each day's stack is that day's whole spend in the currency."""
+    per_day: list[dict[str, Decimal]] = []
+    totals: dict[str, Decimal] = {}
+    for _, day in daily:
+        values: dict[str, Decimal] = {}
+        rows = (
+            [(m.model_name, m) for m in day.by_model]
+            if by == BREAKDOWN_MODEL
+            else [(k.description or names.WEB_APP, k) for k in day.by_key]
+        )
+        for name, row in rows:
+            spent = amount_in(row, currency)
+            values[name] = values.get(name, ZERO) + spent
+            totals[name] = totals.get(name, ZERO) + spent
+        per_day.append(values)
+    ranked = sorted((n for n, v in totals.items() if v), key=lambda n: (-totals[n], n.lower()))
+    top, rest = ranked[:TOP_COUNT], ranked[TOP_COUNT:]
+    series = [_series(name, (values.get(name, ZERO) for values in per_day)) for name in top]
+    if rest:
+        series.append(
+            _series(
+                OTHER,
+                (sum((values.get(n, ZERO) for n in rest), ZERO) for values in per_day),
+                charts.PALETTE[9],
             )
-        if not body:
-            continue
-        yield _spreadsheet_safe_rows(body)
-
-
-def _spreadsheet_safe_rows(body: str) -> tuple[str, int]:
-    """Venice's CSV rows written again with every cell defused (a note or SKU could start like
-    a formula), and how many there are: read with the csv reader, not by lines, since a quoted
-    note may hold a line break."""
-    rows = csv.reader(io.StringIO(body))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    count = 0
-    for row in rows:
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
-        count += 1
-    return buffer.getvalue(), count
-
-
-def csv_error_line(error: VeniceError | Exception, rows: int) -> str:
-    """The last line of an export that failed part-way: a CSV row nobody can mistake for data."""
-    message = getattr(error, "user_message", str(error))
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(
-        ["ERROR", f"{EXPORT_FAILED} after {rows} rows: {message}"]
+        )
+    what = "model" if by == BREAKDOWN_MODEL else "key"
+    return charts.bar_chart(
+        title=f"Spend per day by {what} in {currency}",
+        labels=[charts.date_label(day) for day, _ in daily],
+        series=series,
+        stacked=True,
+        unit=currency,
+        value_format=FORMATS[currency],
     )
-    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class KeyDay:
+    day: date
+    usd: Decimal
+    diem: Decimal
+
+
+def key_spend_by_day(*, key_id: str, days: list[date]) -> list[KeyDay]:
+    """One key's spend (`key_id` "" for the web app) on each day, from one analytics call per
+    day: the ledger names no key, and Venice's daily series hold only the top 8 keys, with
+    their currencies added together. Raises VeniceError."""
+    wanted = key_id or None
+    spent = []
+    for day, analytics in analytics_by_day(days):
+        usd = diem = ZERO
+        for key in analytics.by_key:
+            if key.api_key_id == wanted:
+                usd += key.total_usd
+                diem += key.total_diem
+        spent.append(KeyDay(day, usd, diem))
+    return spent

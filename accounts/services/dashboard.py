@@ -8,17 +8,27 @@ its own panel with the error's `user_message`; the rest of the page renders.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
 from accounts.models import Rotation, RotationState
+from accounts.presentation import dates
 from accounts.roles import Ability
 from accounts.selectors.audit import AuditFilters, audit_page
 from accounts.selectors.keys import EXPIRING_WITHIN, UNUSED_FOR
 from accounts.selectors.rotation import rotations_open_by_key
+from accounts.services.billing_periods import (
+    THIS_MONTH,
+    TOO_EARLY_TO_PROJECT,
+    Period,
+    Projection,
+    period_for_preset,
+    project_month,
+)
 from accounts.services.rotation_watch import rotation_traffic
 from accounts.venice import (
     AccountSummary,
@@ -77,6 +87,18 @@ class RunwayPanel:
 
 
 @dataclass(frozen=True)
+class SpendPanel:
+    """This month's spend so far, per currency, and where it is heading."""
+
+    period: Period | None = None
+    usd: Decimal | None = None
+    diem: Decimal | None = None
+    projection: Projection | None = None
+    projection_note: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class KeyCountsPanel:
     total: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
@@ -120,6 +142,7 @@ class Dashboard:
     balance: BalancePanel | None
     diem: DiemPanel | None
     runway: RunwayPanel | None
+    spend: SpendPanel | None
     key_counts: KeyCountsPanel
     attention: AttentionPanel
     limits: LimitsPanel | None
@@ -127,13 +150,27 @@ class Dashboard:
 
 
 def dashboard_build(*, user, now: datetime | None = None) -> Dashboard:
-    """Fetch the account summary and cut it into the panels `user` may see."""
+    """Fetch the account summary and cut it into the panels `user` may see. For billing
+    roles, this month's analytics are read alongside the summary (in parallel: the page waits
+    for the slower of the two, not their sum)."""
     now = now or timezone.now()
+    spend = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if user.has_perm(Ability.VIEW_BILLING.permission):
+            spend = pool.submit(_spend_panel)
+        summary = _summary()
+        board = dashboard_from_summary(summary=summary, user=user, now=now)
+        if spend is not None:
+            board = replace(board, spend=spend.result())
+    return board
+
+
+def _summary() -> AccountSummary:
     try:
-        summary = get_client().account.get_account_summary()
+        return get_client().account.get_account_summary()
     except VeniceError as error:
         # The summary reports per-part failures itself; this is the whole call failing.
-        summary = AccountSummary(
+        return AccountSummary(
             balance=None,
             rate_limits=None,
             api_keys=None,
@@ -144,7 +181,27 @@ def dashboard_build(*, user, now: datetime | None = None) -> Dashboard:
                 for part in ("balance", "rate_limits", "api_keys", "usage", "rate_limit_status")
             },
         )
-    return dashboard_from_summary(summary=summary, user=user, now=now)
+
+
+def _spend_panel() -> SpendPanel:
+    """Month to date in Venice's days, with the month-end projection Billing shows."""
+    client = get_client()
+    now = client.now()
+    period = period_for_preset(THIS_MONTH, today=now.date())
+    try:
+        analytics = client.billing.get_usage_analytics(start=period.start, end=period.end)
+    except VeniceError as error:
+        return SpendPanel(period=period, error=error.user_message)
+    usd = sum((day.usd for day in analytics.by_date), Decimal(0))
+    diem = sum((day.diem for day in analytics.by_date), Decimal(0))
+    projection = project_month(now=now, spent_usd=usd, spent_diem=diem)
+    return SpendPanel(
+        period=period,
+        usd=usd,
+        diem=diem,
+        projection=projection,
+        projection_note="" if projection else TOO_EARLY_TO_PROJECT,
+    )
 
 
 def dashboard_from_summary(*, summary: AccountSummary, user, now: datetime) -> Dashboard:
@@ -154,6 +211,7 @@ def dashboard_from_summary(*, summary: AccountSummary, user, now: datetime) -> D
         balance=_balance_panel(summary) if billing else None,
         diem=_diem_panel(summary) if billing else None,
         runway=_runway_panel(summary, now) if billing else None,
+        spend=None,  # dashboard_build adds it (its own upstream call)
         key_counts=_key_counts_panel(summary),
         attention=_attention_panel(summary, now, rotations_open_by_key()),
         limits=_limits_panel(summary) if may(Ability.VIEW_LIMITS.permission) else None,
@@ -241,11 +299,13 @@ def key_attention_reasons(
     if key.expires_at is not None:
         left = key.expires_at - now
         if left <= timedelta(0):
-            reasons.append(AttentionReason(f"Expired on {key.expires_at:%Y-%m-%d}", "danger"))
+            reasons.append(
+                AttentionReason(f"Expired on {dates.day_prose(key.expires_at)}", "danger")
+            )
         elif left <= EXPIRING_WITHIN:
             reasons.append(
                 AttentionReason(
-                    f"Expires {_in(left)} ({key.expires_at:%Y-%m-%d %H:%M} UTC)",
+                    f"Expires {_in(left)} ({dates.prose(key.expires_at)})",
                     "danger" if left < timedelta(days=3) else "warn",
                 )
             )
@@ -265,7 +325,7 @@ def _rotation_reason(rotation: Rotation, traffic=None) -> AttentionReason:
     if rotation.state == RotationState.FAILED:
         return AttentionReason("Rotation failed: resume or abort it", "danger")
     if rotation.state == RotationState.GRACE and rotation.retire_at is not None:
-        text = f"Rotated; old key retires {rotation.retire_at:%Y-%m-%d %H:%M} UTC"
+        text = f"Rotated; old key retires {dates.prose(rotation.retire_at)}"
         if traffic is None:
             return AttentionReason(text, "info")
         level = "warn" if traffic.offer_extension else "info"

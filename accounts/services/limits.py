@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from accounts.presentation.names import key_label, model_name
 from accounts.venice import RateLimitLog, RateLimits, VeniceError, get_client
 
 # Columns of the per-model table: (sort name, limit type in the API, heading); phones show the
@@ -32,6 +33,10 @@ class ModelLimitRow:
     limits: dict[str, Decimal | None]  # by sort name: {"rpm": 100, "tpd": None, ...}
     cells: tuple[Decimal | None, ...] = ()  # the shown columns' values, in order
 
+    @property
+    def model_name(self) -> str:
+        return model_name(self.model_id)
+
 
 @dataclass(frozen=True)
 class LogFilters:
@@ -47,7 +52,7 @@ class LogFilters:
 @dataclass(frozen=True)
 class LogRow:
     entry: RateLimitLog
-    key_label: str  # the key's description and id, or the id alone
+    key_label: str  # the key's description and last 6, or its id when Venice no longer has it
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,8 @@ class LimitsOverview:
     log: list[LogRow]  # filtered, newest first
     log_total: int  # before filtering
     log_keys: list[tuple[str, str]]  # (key id, label) for the key filter
-    log_models: list[str]
-    key_names: dict[str, str] = field(default_factory=dict)
+    log_models: list[tuple[str, str]]  # (model id, display name)
+    key_names: dict[str, str] = field(default_factory=dict)  # id -> label
     limits_error: VeniceError | None = None
     log_error: VeniceError | None = None
 
@@ -78,11 +83,11 @@ def model_limit_rows(rate_limits: RateLimits, *, sort: str = DEFAULT_SORT) -> li
     descending = sort.startswith("-")
     column = sort.lstrip("-")
     if column == "model":
-        return sorted(rows, key=lambda r: r.model_id.lower(), reverse=descending)
+        return sorted(rows, key=lambda r: r.model_name.lower(), reverse=descending)
     known = [r for r in rows if r.limits.get(column) is not None]
     unknown = [r for r in rows if r.limits.get(column) is None]
-    known.sort(key=lambda r: (r.limits[column], r.model_id.lower()), reverse=descending)
-    return known + sorted(unknown, key=lambda r: r.model_id.lower())
+    known.sort(key=lambda r: (r.limits[column], r.model_name.lower()), reverse=descending)
+    return known + sorted(unknown, key=lambda r: r.model_name.lower())
 
 
 def limit_columns(rows: list[ModelLimitRow]) -> tuple[tuple[str, str, str], ...]:
@@ -114,7 +119,9 @@ def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> Lim
     key_names: dict[str, str] = {}
     if log:
         try:
-            key_names = {key.id: key.description for key in client.api_keys.list()}
+            key_names = {
+                key.id: key_label(key.description, key.last6) for key in client.api_keys.list()
+            }
         except VeniceError:
             key_names = {}
 
@@ -141,18 +148,17 @@ def limits_overview_get(*, sort: str = DEFAULT_SORT, filters: LogFilters) -> Lim
         log=[LogRow(entry, _key_label(entry.api_key_id, key_names)) for entry in filtered],
         log_total=len(log),
         log_keys=[(key_id, _key_label(key_id, key_names)) for key_id in key_ids],
-        log_models=sorted({entry.model_id for entry in log}),
+        log_models=sorted(
+            {(entry.model_id, model_name(entry.model_id)) for entry in log},
+            key=lambda pair: pair[1].lower(),
+        ),
         key_names=key_names,
         limits_error=limits_error,
         log_error=log_error,
     )
 
 
-def _key_label(key_id: str, names: dict[str, str]) -> str:
-    """`Production backend (c5e7ce8a…)`: the name people know, and enough of the id to tell
-    two keys of the same name apart; the id alone when the name is unknown."""
-    name = names.get(key_id)
-    if not name:
-        return key_id
-    short = key_id if len(key_id) <= 10 else f"{key_id[:8]}…"
-    return f"{name} ({short})"
+def _key_label(key_id: str, labels: dict[str, str]) -> str:
+    """`Production backend …F80ymm`, as every page names a key; the id alone when Venice no
+    longer lists the key (or the list could not be read)."""
+    return labels.get(key_id) or key_id

@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome, Rotation, RotationSchedule
+from accounts.presentation import dates
 from accounts.selectors.audit import audit_unrecorded_keys
 from accounts.services import secret_sinks
 from accounts.services.approvals import approval_details
@@ -71,7 +72,7 @@ ROTATION_BUSY = (
 )
 ROTATION_NOT_RESUMABLE = "This rotation is {state}; there is nothing to resume."
 ROTATION_GRACE_NOT_OVER = (
-    "This rotation is waiting for its grace period to end ({retire_at:%Y-%m-%d %H:%M} UTC); "
+    "This rotation is waiting for its grace period to end ({retire_at}); "
     "the old key is deleted then."
 )
 ROTATION_NOT_ABORTABLE = "This rotation is {state}; it can no longer be aborted."
@@ -335,7 +336,9 @@ def rotation_resume(
         resume_state = rotation.failed_step or State.STARTED
     elif rotation.state == State.GRACE:
         if rotation.retire_at and rotation.retire_at > now:
-            raise RotationError(ROTATION_GRACE_NOT_OVER.format(retire_at=rotation.retire_at))
+            raise RotationError(
+                ROTATION_GRACE_NOT_OVER.format(retire_at=dates.prose(rotation.retire_at))
+            )
         resume_state = State.GRACE
     elif rotation.state in (State.STARTED, State.REPLACEMENT_CREATED):
         resume_state = rotation.state

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from accounts.models import AuditAction, Rotation
+from accounts.presentation import dates
 from accounts.services.audit import AuditContext, audited
 from accounts.services.rotation import (
     ROTATION_BUSY,
@@ -46,9 +47,9 @@ NOT_QUIET_YET = (
     "The old key is not quiet yet: {why}. It can go early once the new key has been used and "
     "the old one has been idle for {quiet}."
 )
-EXTEND_NOT_LATER = "Choose an end after the current one ({retire_at:%Y-%m-%d %H:%M} UTC)."
+EXTEND_NOT_LATER = "Choose an end after the current one ({retire_at})."
 EXTEND_PAST_EXPIRY = (
-    "The old key was set to expire on {expires:%Y-%m-%d %H:%M} UTC before the rotation: a grace "
+    "The old key was set to expire on {expires} before the rotation: a grace "
     "period never makes it live longer."
 )
 
@@ -98,25 +99,25 @@ class RotationTraffic:
         if not self.new_in_use:
             return "the new key has not been used yet"
         if self.old_still_used or not self.quiet:
-            return f"the old key was used {ago(self.old_last_used_at, self.now)}"
+            return f"the old key was used {dates.ago(self.old_last_used_at, self.now)}"
         return ""
 
     @property
     def old_sentence(self) -> str:
         if self.old_last_used_at is None:
             return "Old key: never used."
-        last = ago(self.old_last_used_at, self.now)
+        last = dates.ago(self.old_last_used_at, self.now)
         if self.old_still_used:
             return f"Old key last used {last}: something still uses it."
-        return f"Old key idle for {span(self.old_idle_for)} (last used {last})."
+        return f"Old key idle for {dates.span(self.old_idle_for)} (last used {last})."
 
     @property
     def new_sentence(self) -> str:
         if self.new_first_used_at is None:
             return "New key: not used yet."
         return (
-            f"New key first seen {self.new_first_used_at:%Y-%m-%d %H:%M} UTC, last used "
-            f"{ago(self.new_last_used_at, self.now)}."
+            f"New key first seen {dates.prose(self.new_first_used_at)}, last used "
+            f"{dates.ago(self.new_last_used_at, self.now)}."
         )
 
 
@@ -176,14 +177,16 @@ def _finish_early(rotation: Rotation, context: AuditContext, *, now: datetime) -
         traffic = rotation_observe(rotation, client=client, now=now, fresh=True)
         if not traffic.quiet:
             raise RotationError(
-                NOT_QUIET_YET.format(why=traffic.why_not_quiet, quiet=span(rotation.quiet_period))
+                NOT_QUIET_YET.format(
+                    why=traffic.why_not_quiet, quiet=dates.span(rotation.quiet_period)
+                )
             )
         evidence = {
             "rotation": rotation.pk,
             "old_last_used_at": _iso(traffic.old_last_used_at),
             "new_last_used_at": _iso(traffic.new_last_used_at),
             "new_first_used_at": _iso(traffic.new_first_used_at),
-            "quiet_period": span(rotation.quiet_period),
+            "quiet_period": dates.span(rotation.quiet_period),
             "grace_would_end": _iso(rotation.retire_at),
         }
         with audited(
@@ -214,9 +217,9 @@ def rotation_extend_grace(
         raise RotationError(NOT_IN_GRACE)
     until = until.replace(microsecond=0)
     if until <= rotation.retire_at or until <= now:
-        raise RotationError(EXTEND_NOT_LATER.format(retire_at=rotation.retire_at))
+        raise RotationError(EXTEND_NOT_LATER.format(retire_at=dates.prose(rotation.retire_at)))
     if rotation.old_expires_at is not None and until > rotation.old_expires_at:
-        raise RotationError(EXTEND_PAST_EXPIRY.format(expires=rotation.old_expires_at))
+        raise RotationError(EXTEND_PAST_EXPIRY.format(expires=dates.prose(rotation.old_expires_at)))
     if not _claim(rotation):
         raise RotationError(ROTATION_BUSY)
     client = get_client()
@@ -273,27 +276,6 @@ def _remember(rotation: Rotation, traffic: RotationTraffic) -> None:
     if traffic.old_last_used_at and traffic.old_last_used_at != rotation.old_last_used_at:
         updates["old_last_used_at"] = traffic.old_last_used_at
     _save(rotation, **updates)
-
-
-def ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    return f"{span(now - moment)} ago"
-
-
-def span(length: timedelta | None) -> str:
-    """'3 min', '2 h 10 min', '4 days'."""
-    if length is None:
-        return "—"
-    minutes = int(length.total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -147,6 +148,14 @@ class VeniceClient:
     def __repr__(self) -> str:
         mode = "sandbox" if self.is_sandbox else "live"
         return f"<VeniceClient {mode} {self.base_url}>"
+
+    def now(self) -> datetime:
+        """Venice's clock: the sandbox's when the account is simulated (tests move it), the
+        machine's otherwise. Venice's billing days are its UTC days, so "today", "yesterday"
+        and "this month" are counted from this."""
+        if self.sandbox is not None:
+            return self.sandbox.clock.now()
+        return datetime.now(UTC)
 
     @property
     def breaker(self) -> CircuitBreaker:

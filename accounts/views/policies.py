@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import ability_required, refuse
-from accounts.forms_policies import PolicyForm
+from accounts.forms.policies import PolicyForm
 from accounts.models import KeyPolicy
 from accounts.roles import Ability
 from accounts.services.audit import audit_context_from_request

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import ability_required, refuse
 from accounts.forms import RotationAbortForm, RotationForm
 from accounts.models import ChangeRequest, Rotation
+from accounts.presentation import dates
 from accounts.roles import Ability
 from accounts.selectors.keys import api_key_get
 from accounts.selectors.rotation import rotation_open_for
@@ -129,7 +130,7 @@ def rotation_resume_view(request, key_id: str, rotation_id: int):
         messages.success(
             request,
             f"Rotation resumed: the old key stops working at "
-            f"{rotation.retire_at:%Y-%m-%d %H:%M} UTC and is deleted then.",
+            f"{dates.prose(rotation.retire_at)} and is deleted then.",
         )
     return redirect(_key_page(rotation))
 
@@ -272,7 +273,7 @@ def rotation_extend_view(request, key_id: str, rotation_id: int):
         messages.error(request, f"The grace period was not extended: {upstream.user_message}")
     else:
         messages.success(
-            request, f"The old key now keeps working until {rotation.retire_at:%Y-%m-%d %H:%M} UTC."
+            request, f"The old key now keeps working until {dates.prose(rotation.retire_at)}."
         )
     return redirect(_key_page(rotation))
 

@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import ability_required
-from accounts.forms_members import InviteForm, JoinForm, MemberRoleForm
+from accounts.forms.members import InviteForm, JoinForm, MemberRoleForm
 from accounts.models import Invitation
 from accounts.roles import Ability
 from accounts.selectors.members import invitations_open, member_row, member_rows

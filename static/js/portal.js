@@ -50,9 +50,51 @@
       details.open = true;
     });
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", openWide);
-  } else {
+  // <p data-browser-zone hidden> on the preferences page: shown with the browser's own time
+  // zone, and its <button data-use-browser-zone="#select"> picks that zone in the list.
+  function offerBrowserZone() {
+    var hint = document.querySelector("[data-browser-zone]");
+    if (!hint || !window.Intl) return;
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var button = hint.querySelector("[data-use-browser-zone]");
+    var select = button && document.querySelector(button.getAttribute("data-use-browser-zone"));
+    if (!zone || !select || !select.querySelector('option[value="' + zone + '"]')) return;
+    hint.querySelector("[data-browser-zone-name]").textContent = zone;
+    hint.hidden = false;
+    button.addEventListener("click", function () { select.value = zone; select.focus(); });
+  }
+
+  // <button type="submit" formaction="…" data-native-submit> in an HTMX form: a download. HTMX
+  // would fetch it and swap the file into the page, so the form is sent the browser's own way
+  // (form.submit() fires no submit event, so HTMX does not see it), to the button's address.
+  document.addEventListener("htmx:confirm", function (event) {
+    var trigger = event.detail.triggeringEvent;
+    var button = trigger && trigger.submitter;
+    if (!button || !button.hasAttribute("data-native-submit")) return;
+    event.preventDefault();
+    var form = event.detail.elt;
+    var action = form.getAttribute("action");
+    form.setAttribute("action", button.getAttribute("formaction"));
+    form.submit();
+    form.setAttribute("action", action);
+  });
+
+  // An error summary (<div data-error-summary tabindex="-1">) takes the focus when a form comes
+  // back with errors, whole page or HTMX swap, so keyboard and screen-reader users land on it.
+  function focusErrorSummary(root) {
+    var summary = (root || document).querySelector("[data-error-summary]");
+    if (summary) summary.focus();
+  }
+  document.addEventListener("htmx:afterSwap", function (event) { focusErrorSummary(event.target); });
+
+  function ready() {
     openWide();
+    offerBrowserZone();
+    focusErrorSummary(document);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

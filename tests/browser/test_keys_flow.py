@@ -185,3 +185,34 @@ def test_an_outage_during_a_create_shows_why_and_keeps_the_input(login_as, sandb
     expect(page.get_by_label("Description")).to_have_value("Nightly batch")
     expect(page.get_by_role("heading", name="New API key")).to_be_visible()
     assert len(sandbox.key_ids()) == keys_before
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_a_new_key_expires_in_90_days_unless_chosen_and_errors_are_summed_up_first(
+    login_as, sandbox, width
+):
+    page = login_as(KEY_MANAGER)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(reverse("keys:new"))
+    expect(page.get_by_label("In 90 days")).to_be_checked()
+    # What the browser cannot check itself: cents beyond the second, a date chosen but not given.
+    page.get_by_label("Description").fill("Nightly export")
+    page.get_by_label("USD limit").fill("1.234")
+    page.get_by_label("On a date I choose").check()
+    page.get_by_role("button", name="Create key").click()
+
+    # The form comes back with a summary at its top, which takes the focus.
+    summary = page.get_by_role("alert").filter(has_text="2 things to correct")
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name=re.compile("^USD limit")).click()
+    expect(page.get_by_label("USD limit")).to_be_focused()
+
+    page.get_by_label("USD limit").fill("5")
+    page.get_by_label("In 30 days").check()
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("heading", name="Key “Nightly export” created")).to_be_visible()
+    key = next(
+        k for k in get_client().api_keys.list(fresh=True) if k.description == "Nightly export"
+    )
+    assert abs(key.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=2)

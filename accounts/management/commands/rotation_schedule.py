@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.management.users import active_user
 from accounts.models import RotationSchedule
+from accounts.presentation.dates import span
 from accounts.services.audit import audit_context_for_command
 from accounts.services.rotation import parse_duration
 from accounts.services.rotation_schedules import (
@@ -13,7 +14,6 @@ from accounts.services.rotation_schedules import (
     schedule_set,
     target_fingerprint,
 )
-from accounts.services.rotation_watch import span
 from accounts.services.secret_sinks import sink_target
 from accounts.venice import VeniceError
 
