@@ -13,6 +13,7 @@ from accounts.views import (
     preferences,
     rotation,
     team,
+    tokens,
 )
 
 keys_patterns = (
@@ -124,6 +125,8 @@ account_patterns = (
         path("sessions/", account.sessions, name="sessions"),
         path("sessions/<str:session_id>/end/", account.session_end, name="session_end"),
         path("preferences/", preferences.preferences, name="preferences"),
+        path("tokens/", tokens.tokens, name="tokens"),
+        path("tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="token_revoke"),
     ],
     "account",
 )

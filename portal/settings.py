@@ -110,6 +110,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    # The portal API (/api/v1/): typed schemas and its OpenAPI document (its docs' static files).
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -171,7 +173,7 @@ AUTHENTICATION_BACKENDS = [
     # First, so a locked-out login is refused before any password is checked.
     "axes.backends.AxesStandaloneBackend",
     # Username or email with a password (and the social and MFA logins).
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "accounts.auth.backends.PortalAuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -256,6 +258,10 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # What the portal must read back later (TOTP seeds) is encrypted with this key; without it, a
 # key derived from DJANGO_SECRET_KEY (so changing that one makes second factors unreadable).
 PORTAL_ENCRYPTION_KEY = env_secret("PORTAL_ENCRYPTION_KEY")
+
+# --- The portal API ---------------------------------------------------------------------------
+# Requests per API token (django-ninja's throttling, counted in the cache): "N/s|min|hour|day".
+PORTAL_API_RATE_LIMIT = env_str("PORTAL_API_RATE_LIMIT", "120/min")
 
 # --- Email (invitations, password resets) --------------------------------------------------------
 # SMTP when EMAIL_HOST is set; otherwise emails are printed on the console (make run).

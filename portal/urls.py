@@ -2,6 +2,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.api import api
+
 admin.site.site_header = "Venice account portal"
 admin.site.site_title = "Venice portal admin"
 # The admin's login is the portal's (allauth: throttled, with the second factor), not its own.
@@ -16,6 +18,7 @@ def _superusers_only(request) -> bool:
 admin.site.has_permission = _superusers_only
 
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),

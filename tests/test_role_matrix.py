@@ -110,6 +110,7 @@ ROUTES = [
     ("account:sessions", (), SIGNED_IN),
     # Each user's own settings: every role, and a user who has none yet.
     ("account:preferences", (), SIGNED_IN),
+    ("account:tokens", (), SIGNED_IN),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
@@ -125,6 +126,7 @@ POST_ROUTES = [
     ("team:invitation_resend", _an_invitation, {ADMINISTRATOR}),
     ("team:invitation_revoke", _an_invitation, {ADMINISTRATOR}),
     ("account:session_end", ("0" * 64,), SIGNED_IN),
+    ("account:token_revoke", (1,), SIGNED_IN),
     ("approvals:approve", _a_change_request, {ADMINISTRATOR}),
     ("approvals:reject", _a_change_request, {ADMINISTRATOR}),
     ("approvals:withdraw", _a_change_request, {ADMINISTRATOR, KEY_MANAGER, AUDITOR}),

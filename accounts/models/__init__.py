@@ -38,8 +38,11 @@ from accounts.models.rotation import (
     RotationState,
 )
 from accounts.models.sessions import PortalSession
+from accounts.models.tokens import AccessToken, IdempotentRequest
 
 __all__ = [
+    "AccessToken",
+    "IdempotentRequest",
     "DEFAULT_TIME_ZONE",
     "TIME_ZONE_UNKNOWN",
     "UserPreferences",

@@ -40,6 +40,8 @@ class AuditAction(models.TextChoices):
     ROTATION_SCHEDULE_SET = "key.rotation.schedule_set", "Rotation schedule set"
     ROTATION_SCHEDULE_REMOVED = "key.rotation.schedule_removed", "Rotation schedule removed"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
     BILLING_USAGE_EXPORTED = "billing.usage_exported", "Usage exported"
     # Who may do what: members, invitations, roles.
     MEMBER_INVITED = "member.invited", "Member invited"

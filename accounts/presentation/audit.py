@@ -22,6 +22,7 @@ from accounts.models import AuditAction, AuditEvent, AuditOutcome
 from accounts.presentation import dates, names, numbers
 from accounts.presentation.audit_access import ACCESS_WORDING
 from accounts.presentation.audit_words import Wording, key_phrase, parse_moment, when
+from accounts.services.audit import VIA_TOKEN
 
 # How a record's fields read inside a sentence.
 FIELD_NAMES = {
@@ -374,6 +375,9 @@ def action_choices() -> list[tuple[str, str]]:
 
 def actor_name(event: AuditEvent) -> str:
     if event.actor_username:
+        token = (event.details or {}).get(VIA_TOKEN)
+        if isinstance(token, dict):
+            return f"{event.actor_username} (with the API token “{token.get('name', '?')}”)"
         return event.actor_username
     agent = event.user_agent or ""
     if agent.startswith("manage.py "):

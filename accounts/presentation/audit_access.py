@@ -185,7 +185,17 @@ def _executed(event: AuditEvent) -> str:
     )
 
 
+def _token(event: AuditEvent) -> str:
+    details = _details(event)
+    text = f"the API token “{details.get('name') or '?'}” (vpt_{details.get('prefix') or '?'}…)"
+    if event.action == AuditAction.TOKEN_CREATED:
+        text += f" as {_role(details.get('role'))}, until {when(details.get('expires_at'))}"
+    return text
+
+
 ACCESS_WORDING: dict[str, Wording] = {
+    AuditAction.TOKEN_CREATED: Wording("API token created", "created", "create", _token),
+    AuditAction.TOKEN_REVOKED: Wording("API token revoked", "revoked", "revoke", _token),
     AuditAction.MEMBER_INVITED: Wording("Member invited", "invited", "invite", _invited),
     AuditAction.MEMBER_INVITATION_RESENT: Wording(
         "Invitation sent again", "sent a new invitation to", "send a new invitation to", _invited

@@ -235,6 +235,11 @@ def api_key_usage_meters(key: APIKey) -> list[UsageMeter]:
     ]
 
 
+def api_key_list_all(*, fresh: bool = False, client: VeniceClient | None = None) -> list[APIKey]:
+    """Every key of the account, as Venice lists them; `fresh` reads past the cache."""
+    return (client or get_client()).api_keys.list(fresh=fresh)
+
+
 def api_key_get(
     *, key_id: str, fresh: bool = False, client: VeniceClient | None = None
 ) -> APIKey | None:

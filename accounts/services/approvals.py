@@ -269,6 +269,13 @@ class ApprovalError(Exception):
         self.field = field
 
 
+class ChangeRequestNotFound(ApprovalError):
+    pass
+
+
+NO_SUCH_REQUEST = "There is no such change request."
+
+
 # --- internals -------------------------------------------------------------------------------
 
 
@@ -417,7 +424,7 @@ def _expire_if_due(request: ChangeRequest, *, now: datetime | None = None) -> in
 def _get(request_id: int) -> ChangeRequest:
     request = ChangeRequest.objects.filter(pk=request_id).first()
     if request is None:
-        raise ApprovalError("There is no such change request.")
+        raise ChangeRequestNotFound(NO_SUCH_REQUEST)
     return request
 
 

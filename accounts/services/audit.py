@@ -51,6 +51,8 @@ SECRET_LOST = "secret_lost"  # noqa: S105 (a details key, not a secret)
 UNRESOLVED = "unresolved"
 # The actor of changes made by no person the portal knows (migrations, the shell).
 SYSTEM_ACTOR = "system"
+# details key naming the API token a change was made with.
+VIA_TOKEN = "via_token"  # noqa: S105 - a details key, not a secret
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class AuditContext:
     ip: str | None
     user_agent: str
     request_id: str
+    # The API token the user acts through ({"name", "prefix"}), named on every record.
+    token: dict | None = None
 
 
 def client_ip(request) -> str | None:
@@ -182,7 +186,7 @@ def _new_event(
         key_description=(description or "")[:128],
         key_last6=(last6 or "")[-6:],
         changes=changes or {},
-        details=details or {},
+        details={**(details or {}), **({VIA_TOKEN: context.token} if context.token else {})},
         ip=context.ip,
         user_agent=context.user_agent[:USER_AGENT_MAX],
         request_id=context.request_id[:64],

@@ -212,7 +212,7 @@ def invitation_accept(
         user.save()
         _join(context, invitation, user, how="password")
     if request is not None:
-        login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+        login(request, user, backend="accounts.auth.backends.PortalAuthenticationBackend")
     return user
 
 

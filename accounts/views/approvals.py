@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import ability_required
 from accounts.models import ChangeRequest
 from accounts.roles import Ability
+from accounts.selectors.approvals import change_request_visible_to, change_requests_visible_to
 from accounts.services.approvals import (
     ApprovalError,
     change_request_approve,
@@ -71,12 +72,8 @@ def approval_context(request, refused) -> dict:
 @require_GET
 def approval_list(request):
     change_requests_expire()
-    requests = ChangeRequest.objects.all()
-    if not _sees_all(request.user):
-        requests = requests.filter(requested_by=request.user)
     state = request.GET.get("state", "open")
-    if state == "open":
-        requests = requests.filter(state__in=ChangeRequest.OPEN_STATES)
+    requests = change_requests_visible_to(request.user, open_only=state == "open")
     context = {"requests": list(requests[:200]), "state": state}
     return render(request, "approvals/list.html", context)
 
@@ -214,14 +211,8 @@ def _limits_text(limits: dict) -> str:
     return " · ".join(parts) or "no limit"
 
 
-def _sees_all(user) -> bool:
-    return user.has_perm(Ability.APPROVE_CHANGES.permission) or user.has_perm(
-        Ability.VIEW_AUDIT.permission
-    )
-
-
 def _visible(request, request_id: int) -> ChangeRequest:
-    change = ChangeRequest.objects.filter(pk=request_id).first()
-    if change is None or not (_sees_all(request.user) or change.requested_by_id == request.user.pk):
+    change = change_request_visible_to(request.user, request_id)
+    if change is None:
         raise Http404("No such change request.")
     return change
