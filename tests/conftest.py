@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.rotation",
     "tests.fixtures.mail",
     "tests.fixtures.oidc",
+    "tests.fixtures.approvals",
 ]
 
 
