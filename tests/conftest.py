@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.mail",
     "tests.fixtures.oidc",
     "tests.fixtures.api",
+    "tests.fixtures.approvals",
 ]
 
 

@@ -13,14 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, ChangeRequest
-from accounts.roles import ADMINISTRATOR
 from accounts.services.approvals import (
     NOT_PENDING,
     OWN_REQUEST,
     change_request_approve,
 )
 from accounts.services.audit import audit_context_for_command
-from tests.factories import UserFactory
+from tests.fixtures.approvals import ask_to_delete
 from tests.fixtures.audit import postgres_only
 
 pytestmark = [pytest.mark.django_db, pytest.mark.default_policies]
@@ -42,28 +41,11 @@ def _deletes(sandbox):
     return [r for r in sandbox.received if r.method == "DELETE"]
 
 
-@pytest.fixture
-def production_key(shared_venice, sandbox):
-    key = shared_venice.api_keys.create("Production backend (live)")
-    sandbox.use_key(key.secret, usd=0.01)
-    return key
-
-
-@pytest.fixture
-def second_admin(db):
-    return UserFactory(username="ben", first_name="Ben", role=ADMINISTRATOR)
-
-
-def _ask_to_delete(client, key):
-    client.post(reverse("keys:delete", args=[key.id]), {"approval_reason": "The service is gone"})
-    return ChangeRequest.objects.get()
-
-
 def test_a_key_managers_delete_of_the_production_key_waits_and_is_made_once_approved(
     client, key_manager, admin_user, production_key, sandbox
 ):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     assert change.state == State.PENDING and not _deletes(sandbox)
     assert "It waits for another Administrator" in _text(
         client.get(reverse("approvals:detail", args=[change.pk]))
@@ -164,7 +146,7 @@ def test_a_rejected_request_leaves_the_key_untouched(
     client, key_manager, admin_user, production_key, sandbox
 ):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     client.force_login(admin_user)
     client.post(reverse("approvals:reject", args=[change.pk]), {"comment": "Still in use"})
     change.refresh_from_db()
@@ -177,7 +159,7 @@ def test_an_expired_request_leaves_the_key_untouched_and_can_no_longer_be_approv
     client, key_manager, admin_user, production_key, sandbox
 ):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     ChangeRequest.objects.filter(pk=change.pk).update(
         expires_at=timezone.now() - timedelta(minutes=1)
     )
@@ -195,7 +177,7 @@ def test_a_request_for_a_key_changed_since_is_refused_as_stale(
     client, key_manager, admin_user, production_key, sandbox, sandbox_session, sandbox_url
 ):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     # Someone renames the key outside the portal while the request waits.
     sandbox_session.patch(
         sandbox_url("/api_keys"), json={"id": production_key.id, "description": "Renamed"}
@@ -213,7 +195,7 @@ def test_a_second_click_on_approve_makes_nothing_twice(
     client, key_manager, admin_user, production_key, sandbox
 ):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     client.force_login(admin_user)
     client.post(reverse("approvals:approve", args=[change.pk]))
     second = client.post(reverse("approvals:approve", args=[change.pk]), follow=True)
@@ -224,7 +206,7 @@ def test_a_second_click_on_approve_makes_nothing_twice(
 
 def test_the_requester_may_withdraw_a_request(client, key_manager, production_key):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     client.post(reverse("approvals:withdraw", args=[change.pk]))
     change.refresh_from_db()
     assert change.state == State.WITHDRAWN
@@ -235,7 +217,7 @@ def test_a_key_manager_sees_only_their_own_requests(
     client, key_manager, admin_user, production_key
 ):
     client.force_login(admin_user)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     client.force_login(key_manager)
     assert change.pk and "Delete a key" not in _text(client.get(reverse("approvals:list")))
     assert client.get(reverse("approvals:detail", args=[change.pk])).status_code == 404
@@ -275,7 +257,7 @@ def test_two_administrators_approving_at_once_make_the_change_exactly_once(
     key_manager, admin_user, second_admin, production_key, sandbox, client
 ):
     client.force_login(key_manager)
-    change = _ask_to_delete(client, production_key)
+    change = ask_to_delete(client, production_key)
     barrier = threading.Barrier(2)
     results = []
 

@@ -5,9 +5,6 @@ Codes are computed with pyotp from the secret the enrolment page shows, as an au
 app would from its QR code.
 """
 
-import re
-from html import unescape
-
 import pyotp
 import pytest
 from allauth.mfa.models import Authenticator
@@ -17,10 +14,9 @@ from django.urls import reverse
 from accounts.models import AuditEvent, PortalSession
 from accounts.roles import FINANCE, KEY_MANAGER
 from tests.factories import UserFactory
+from tests.fixtures.access import PASSWORD, enrol_totp, log_in, recovery_codes
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -28,58 +24,34 @@ def require_mfa(settings):
     settings.PORTAL_REQUIRE_MFA = ["Administrator", "Key manager"]
 
 
-def _log_in(browser, username, password=PASSWORD):
-    return browser.post(reverse("account_login"), {"login": username, "password": password})
-
-
-def _enrol_totp(browser) -> str:
-    """Set up an authenticator app as a person does; returns the secret it was given."""
-    page = browser.get(reverse("mfa_activate_totp"))
-    if page.status_code == 302 and page["Location"].startswith(reverse("account_reauthenticate")):
-        # allauth asks for the password again before a change to what signs a person in.
-        browser.post(page["Location"], {"password": PASSWORD})
-        page = browser.get(reverse("mfa_activate_totp"))
-    assert page.status_code == 200
-    secret = page.context["form"].secret
-    response = browser.post(reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret).now()})
-    assert response.status_code == 302, response.content.decode()[:500]
-    return secret
-
-
-def _recovery_codes(browser) -> list[str]:
-    browser.post(reverse("account_reauthenticate"), {"password": PASSWORD})
-    page = unescape(browser.get(reverse("mfa_view_recovery_codes")).content.decode())
-    return re.findall(r"\b[0-9a-f]{8}\b", page)
-
-
 def test_a_required_second_factor_comes_before_any_other_page_and_then_lets_through(
     require_mfa, client
 ):
     UserFactory(username="kim", role=KEY_MANAGER, password=PASSWORD)
-    _log_in(client, "kim")
+    log_in(client, "kim")
 
     refused = client.get(reverse("keys:new"))
     assert refused.status_code == 302 and refused["Location"] == reverse("mfa_index")
     assert "needs a second factor" in client.get(refused["Location"]).content.decode()
 
-    _enrol_totp(client)
+    enrol_totp(client)
     assert client.get(reverse("keys:new")).status_code == 200
 
 
 def test_a_role_that_needs_no_second_factor_is_not_sent_to_enrol(require_mfa, client):
     UserFactory(username="fran", role=FINANCE, password=PASSWORD)
-    _log_in(client, "fran")
+    log_in(client, "fran")
     assert client.get(reverse("billing:overview")).status_code == 200
 
 
 def test_logging_in_with_an_authenticator_app_asks_for_its_code(client):
     UserFactory(username="kim", role=KEY_MANAGER, password=PASSWORD)
-    _log_in(client, "kim")
-    secret = _enrol_totp(client)
+    log_in(client, "kim")
+    secret = enrol_totp(client)
     client.logout()
 
     laptop = Client()
-    after_password = _log_in(laptop, "kim")
+    after_password = log_in(laptop, "kim")
     assert after_password["Location"] == reverse("mfa_authenticate")
     assert laptop.get(reverse("keys:list")).status_code == 302  # not in yet
     wrong = laptop.post(reverse("mfa_authenticate"), {"code": "000000"})
@@ -96,18 +68,18 @@ def test_logging_in_with_an_authenticator_app_asks_for_its_code(client):
 
 def test_a_recovery_code_works_once(client):
     UserFactory(username="kim", role=KEY_MANAGER, password=PASSWORD)
-    _log_in(client, "kim")
-    _enrol_totp(client)
-    code = _recovery_codes(client)[0]
+    log_in(client, "kim")
+    enrol_totp(client)
+    code = recovery_codes(client)[0]
     client.logout()
 
     first = Client()
-    _log_in(first, "kim")
+    log_in(first, "kim")
     assert first.post(reverse("mfa_authenticate"), {"code": code}).status_code == 302
     assert first.get(reverse("keys:list")).status_code == 200
 
     second = Client()
-    _log_in(second, "kim")
+    log_in(second, "kim")
     reused = second.post(reverse("mfa_authenticate"), {"code": code})
     assert reused.status_code == 200 and "Incorrect code" in reused.content.decode()
 
@@ -117,9 +89,9 @@ def test_enrolling_and_removing_a_second_factor_are_recorded(
 ):
     # allauth announces these once the change commits.
     kim = UserFactory(username="kim", role=KEY_MANAGER, password=PASSWORD)
-    _log_in(client, "kim")
+    log_in(client, "kim")
     with django_capture_on_commit_callbacks(execute=True):
-        _enrol_totp(client)
+        enrol_totp(client)
     enrolled = AuditEvent.objects.filter(action="auth.mfa_enrolled")
     assert {record.details["factor"] for record in enrolled} == {"totp", "recovery_codes"}
 
@@ -136,9 +108,9 @@ def test_enrolling_and_removing_a_second_factor_are_recorded(
 
 def test_no_totp_secret_or_recovery_code_is_kept_in_the_clear(client, database_text, all_logs):
     UserFactory(username="kim", role=KEY_MANAGER, password=PASSWORD)
-    _log_in(client, "kim")
-    secret = _enrol_totp(client)
-    codes = _recovery_codes(client)
+    log_in(client, "kim")
+    secret = enrol_totp(client)
+    codes = recovery_codes(client)
     assert len(codes) >= 10
 
     raw_tables = "\n".join(
@@ -152,6 +124,6 @@ def test_no_totp_secret_or_recovery_code_is_kept_in_the_clear(client, database_t
     assert secret not in database_text()  # the decoded sessions too
     # Encrypted, not lost: the app's codes still sign in.
     laptop = Client()
-    _log_in(laptop, "kim")
+    log_in(laptop, "kim")
     laptop.post(reverse("mfa_authenticate"), {"code": pyotp.TOTP(secret).now()})
     assert laptop.get(reverse("keys:list")).status_code == 200

@@ -33,30 +33,11 @@ from accounts.services.rotation_schedules import (
     rotate_due,
 )
 from tests.fixtures.audit import postgres_only
+from tests.fixtures.rotation import run_rotate_due, set_schedule
 
 pytestmark = pytest.mark.django_db
 
 State = Rotation.State
-
-
-def _set(key_id, owner="kim", *, due_now=True, **options):
-    arguments = ["set", key_id, "--actor", owner, "--every", options.pop("every", "30d")]
-    if due_now:
-        arguments += ["--first-due", (timezone.now() - timedelta(minutes=1)).isoformat()]
-    for name, value in options.items():
-        arguments += [f"--{name.replace('_', '-')}", value]
-    out = StringIO()
-    call_command("rotation_schedule", *arguments, stdout=out)
-    return out.getvalue()
-
-
-def _rotate_due():
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("rotate_due", stdout=out, stderr=err)
-    except CommandError as error:
-        return out.getvalue(), err.getvalue() + str(error)
-    return out.getvalue(), err.getvalue()
 
 
 def _chain_intact():
@@ -75,19 +56,14 @@ def _everything_stored() -> str:
     return "\n".join(rows)
 
 
-@pytest.fixture
-def sink_file(tmp_path):
-    return tmp_path / "secrets" / "billing-worker.key"
-
-
 def test_a_due_schedule_rotates_its_key_and_writes_the_new_secret_to_its_file(
     key_manager, inference_key, sink_file, authenticates, sandbox
 ):
     sink_file.parent.mkdir()
     sink_file.write_text(f"{inference_key.secret}\n")
-    _set(inference_key.id, file=str(sink_file))
+    set_schedule(inference_key.id, file=str(sink_file))
 
-    out, err = _rotate_due()
+    out, err = run_rotate_due()
 
     assert "1 key(s) rotated, 0 not" in out, err
     rotation = Rotation.objects.get()
@@ -130,9 +106,9 @@ def test_a_command_sink_gets_the_secret_on_standard_input_never_in_its_arguments
         f"json.dump({{'stdin': sys.stdin.read(), 'argv': sys.argv, 'env': dict(os.environ)}}, "
         f"open({str(seen)!r}, 'w'))\n"
     )
-    _set(inference_key.id, command=f"{sys.executable} {script} --store vault")
+    set_schedule(inference_key.id, command=f"{sys.executable} {script} --store vault")
 
-    out, err = _rotate_due()
+    out, err = run_rotate_due()
 
     assert "1 key(s) rotated" in out, err
     received = json.loads(seen.read_text())
@@ -147,10 +123,10 @@ def test_a_sink_that_fails_aborts_the_rotation_and_leaves_the_old_key_alone(
     key_manager, inference_key, sandbox, authenticates, caplog
 ):
     # The command repeats what it read on its error output: the message must not.
-    _set(inference_key.id, command="sh -c 'cat >&2; exit 3'")
+    set_schedule(inference_key.id, command="sh -c 'cat >&2; exit 3'")
     due_before = RotationSchedule.objects.get().next_due_at
 
-    out, err = _rotate_due()
+    out, err = run_rotate_due()
 
     assert "0 key(s) rotated, 1 not" in out
     assert "exited with status 3" in err and "[redacted]" in err
@@ -173,10 +149,10 @@ def test_a_replacement_nobody_received_can_only_be_aborted(
     key_manager, manager_context, inference_key, sandbox, authenticates
 ):
     # The sink fails, and so does deleting the replacement: Venice refuses deletes.
-    _set(inference_key.id, command="false")
+    set_schedule(inference_key.id, command="false")
     fault = sandbox.faults.inject("/api_keys", "DELETE", status=503)
 
-    _rotate_due()
+    run_rotate_due()
 
     rotation = Rotation.objects.get()
     assert rotation.state == State.FAILED and rotation.awaits_delivery
@@ -188,7 +164,7 @@ def test_a_replacement_nobody_received_can_only_be_aborted(
     assert "Abort this rotation" in RotationSchedule.objects.get().last_error
 
     sandbox.faults.remove(fault)
-    out, err = _rotate_due()
+    out, err = run_rotate_due()
     assert "still open" in err  # the schedule waits for the open rotation
 
 
@@ -196,8 +172,8 @@ def test_nothing_is_rotated_before_its_time_and_a_dry_run_changes_nothing(
     key_manager, inference_key, sink_file
 ):
     sink_file.parent.mkdir()
-    _set(inference_key.id, due_now=False, file=str(sink_file))
-    assert _rotate_due()[0].strip() == "Nothing is due."
+    set_schedule(inference_key.id, due_now=False, file=str(sink_file))
+    assert run_rotate_due()[0].strip() == "Nothing is due."
 
     RotationSchedule.objects.update(next_due_at=timezone.now() - timedelta(hours=3))
     out = StringIO()
@@ -211,10 +187,10 @@ def test_a_schedule_whose_owner_lost_the_right_to_rotate_stops_and_says_why(
     key_manager, inference_key, sink_file
 ):
     sink_file.parent.mkdir()
-    _set(inference_key.id, file=str(sink_file))
+    set_schedule(inference_key.id, file=str(sink_file))
     member_role_change(context=_system(), member=key_manager, role=FINANCE)
 
-    out, err = _rotate_due()
+    out, err = run_rotate_due()
 
     assert not Rotation.objects.exists()
     assert RotationSchedule.objects.get().last_error == RUN_OWNER_GONE.format(owner="kim")
@@ -236,19 +212,19 @@ def test_setting_a_schedule_names_what_is_wrong(key_manager, inference_key, opti
     if "command" not in options:
         options.setdefault("file", "/tmp/key")
     with pytest.raises(CommandError) as refused:
-        _set(inference_key.id, **options)
+        set_schedule(inference_key.id, **options)
     assert message in str(refused.value)
     assert not RotationSchedule.objects.exists()
 
 
 def test_only_someone_who_may_rotate_the_key_can_own_its_schedule(finance_user, inference_key):
     with pytest.raises(CommandError, match="may not rotate this INFERENCE key"):
-        _set(inference_key.id, owner=finance_user.username, file="/tmp/key")
+        set_schedule(inference_key.id, owner=finance_user.username, file="/tmp/key")
 
 
 def test_setting_and_removing_a_schedule_are_on_the_chain(key_manager, inference_key, tmp_path):
-    _set(inference_key.id, due_now=False, file=str(tmp_path / "a.key"))
-    _set(inference_key.id, due_now=False, every="60d", file=str(tmp_path / "b.key"))
+    set_schedule(inference_key.id, due_now=False, file=str(tmp_path / "a.key"))
+    set_schedule(inference_key.id, due_now=False, every="60d", file=str(tmp_path / "b.key"))
     call_command(
         "rotation_schedule", "remove", inference_key.id, "--actor", "kim", stdout=StringIO()
     )
@@ -267,7 +243,7 @@ def test_setting_and_removing_a_schedule_are_on_the_chain(key_manager, inference
 @pytest.mark.django_db(transaction=True)
 def test_two_rotate_due_runs_at_once_rotate_a_key_once(key_manager, inference_key, sink_file):
     sink_file.parent.mkdir()
-    _set(inference_key.id, file=str(sink_file))
+    set_schedule(inference_key.id, file=str(sink_file))
     barrier = threading.Barrier(2)
     runs = []
 
@@ -299,8 +275,8 @@ def test_the_sink_file_is_never_world_readable_even_for_a_moment(
     sink_file.parent.mkdir()
     old_umask = os.umask(0)  # the most permissive process there is
     try:
-        _set(inference_key.id, file=str(sink_file))
-        _rotate_due()
+        set_schedule(inference_key.id, file=str(sink_file))
+        run_rotate_due()
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(sink_file.stat().st_mode) == 0o600
@@ -310,7 +286,7 @@ def test_the_key_page_shows_the_schedule_and_the_list_flags_it_when_overdue(
     key_manager, inference_key, sink_file, client
 ):
     sink_file.parent.mkdir()
-    _set(inference_key.id, due_now=False, every="90d", file=str(sink_file))
+    set_schedule(inference_key.id, due_now=False, every="90d", file=str(sink_file))
     client.force_login(key_manager)
 
     page = client.get(reverse("keys:detail", args=[inference_key.id])).content.decode()

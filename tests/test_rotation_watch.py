@@ -16,43 +16,17 @@ from accounts.services.rotation_watch import (
     rotation_observe,
     rotations_finish_quiet,
 )
+from tests.fixtures.rotation import rotate
 
 pytestmark = pytest.mark.django_db
 
 State = Rotation.State
 
 
-@pytest.fixture
-def app(sandbox, sandbox_session, sandbox_url):
-    """An app calling inference with a key; `app(secret)` makes one request."""
-
-    def call(secret: str) -> int:
-        return sandbox_session.post(
-            sandbox_url("/chat/completions"),
-            json={"messages": [{"role": "user", "content": "hi"}]},
-            headers={"Authorization": f"Bearer {secret}"},
-        ).status_code
-
-    return call
-
-
-@pytest.fixture
-def clock(sandbox):
-    """The sandbox's clock, frozen; `clock.now()` is also the portal's `now` in these tests."""
-    sandbox.clock.set(sandbox.clock.now())
-    return sandbox.clock
-
-
-def _rotate(context, key, **options):
-    outcome = rotation_start(context=context, key_id=key.id, grace="24h", **options)
-    assert outcome.ok
-    return outcome
-
-
 def test_the_old_key_keeps_working_in_grace_and_goes_once_the_app_switched_and_it_went_quiet(
     manager_context, admin_context, inference_key, app, clock, sandbox
 ):
-    outcome = _rotate(manager_context, inference_key, finish_when_quiet=True)
+    outcome = rotate(manager_context, inference_key, finish_when_quiet=True)
     assert app(inference_key.secret) == 200  # the app still has the old key: it works
 
     clock.advance(timedelta(minutes=10))
@@ -83,7 +57,7 @@ def test_the_old_key_keeps_working_in_grace_and_goes_once_the_app_switched_and_i
 def test_an_old_key_still_in_use_is_not_deleted_early(
     manager_context, admin_context, inference_key, app, clock, sandbox
 ):
-    outcome = _rotate(manager_context, inference_key, finish_when_quiet=True)
+    outcome = rotate(manager_context, inference_key, finish_when_quiet=True)
     app(outcome.secret)
     for _ in range(3):
         clock.advance(timedelta(minutes=50))
@@ -116,7 +90,7 @@ def test_near_the_end_of_grace_with_the_old_key_in_use_the_page_offers_more_time
 def test_extending_grace_moves_the_old_keys_expiry_and_is_recorded(
     manager_context, inference_key, clock, sandbox
 ):
-    outcome = _rotate(manager_context, inference_key)
+    outcome = rotate(manager_context, inference_key)
     until = outcome.rotation.retire_at + timedelta(hours=24)
 
     rotation = rotation_extend_grace(
@@ -135,7 +109,7 @@ def test_grace_is_never_extended_past_the_old_keys_own_expiry(
     manager_context, shared_venice, clock
 ):
     key = shared_venice.api_keys.create("Short", expires_at=clock.now() + timedelta(days=2))
-    outcome = _rotate(manager_context, key)
+    outcome = rotate(manager_context, key)
     with pytest.raises(RotationError, match="never makes it live longer"):
         rotation_extend_grace(
             context=manager_context,
@@ -148,7 +122,7 @@ def test_grace_is_never_extended_past_the_old_keys_own_expiry(
 def test_the_key_page_shows_the_traffic_and_polls_it(
     client, key_manager, manager_context, inference_key, app, clock
 ):
-    outcome = _rotate(manager_context, inference_key)
+    outcome = rotate(manager_context, inference_key)
     app(outcome.secret)
     client.force_login(key_manager)
     url = reverse("keys:rotation_traffic", args=[inference_key.id, outcome.rotation.pk])
@@ -164,7 +138,7 @@ def test_the_key_page_shows_the_traffic_and_polls_it(
 def test_a_person_finishes_early_from_the_page_once_the_old_key_is_quiet(
     client, key_manager, manager_context, inference_key, app, clock, sandbox
 ):
-    outcome = _rotate(manager_context, inference_key)
+    outcome = rotate(manager_context, inference_key)
     app(outcome.secret)
     rotation = outcome.rotation
     Rotation.objects.filter(pk=rotation.pk).update(created_at=clock.now() - timedelta(hours=2))

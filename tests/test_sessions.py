@@ -14,23 +14,13 @@ from accounts.models import AuditEvent, PortalSession
 from accounts.roles import FINANCE
 from accounts.sessions import session_key_hash
 from tests.factories import UserFactory
+from tests.fixtures.access import FIREFOX, IPHONE, PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct horse battery staple"
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-
 
 def _browser(user_agent: str, address: str) -> Client:
-    browser = Client(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=address)
-    response = browser.post(reverse("account_login"), {"login": "fran", "password": PASSWORD})
-    assert response.status_code == 302
-    browser.get(reverse("dashboard"))
-    return browser
+    return signed_in("fran", user_agent=user_agent, address=address)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the ID token's signature check against the provider's JWKS; the provider's group
 roles at each login."""
 
 from io import StringIO
-from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,20 +15,10 @@ from accounts.auth.adapters import SSO_ONLY_REFUSAL
 from accounts.models import AuditEvent
 from accounts.roles import ADMINISTRATOR, FINANCE, role_of
 from tests.factories import UserFactory
+from tests.fixtures.access import PASSWORD
+from tests.fixtures.oidc import sign_in_with_sso
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"
-
-
-def _sign_in_with_sso(browser: Client, provider, username: str):
-    """What a person does: press the SSO button, sign in at the provider, come back."""
-    start = browser.post(reverse("openid_connect_login", args=["sso"]))
-    assert start.status_code == 302, start.content.decode()[:300]
-    back = provider.sign_in(start["Location"], username)
-    assert back.startswith("http://testserver/accounts/oidc/sso/login/callback/"), back
-    parts = urlparse(back)
-    return browser.get(f"{parts.path}?{parts.query}")
 
 
 def _assert_chain_intact():
@@ -39,7 +28,7 @@ def _assert_chain_intact():
 
 
 def test_an_sso_login_makes_a_member_whose_group_maps_to_their_role(client, portal_sso):
-    response = _sign_in_with_sso(client, portal_sso, "olga")
+    response = sign_in_with_sso(client, portal_sso, "olga")
 
     assert response.status_code == 302 and response["Location"] == reverse("dashboard")
     olga = get_user_model().objects.get(email="olga@venice.example")
@@ -55,7 +44,7 @@ def test_an_sso_login_makes_a_member_whose_group_maps_to_their_role(client, port
 
 
 def test_the_highest_mapped_role_wins_and_follows_the_idp_at_each_login(client, portal_sso):
-    _sign_in_with_sso(client, portal_sso, "piero")  # administrators and finance
+    sign_in_with_sso(client, portal_sso, "piero")  # administrators and finance
     piero = get_user_model().objects.get(email="piero@venice.example")
     assert role_of(piero) == ADMINISTRATOR
 
@@ -63,7 +52,7 @@ def test_the_highest_mapped_role_wins_and_follows_the_idp_at_each_login(client, 
     UserFactory(username="other-admin", role=ADMINISTRATOR)
     call_command("assign_role", piero.username, "Finance", stdout=StringIO())
     client.logout()
-    _sign_in_with_sso(client, portal_sso, "piero")
+    sign_in_with_sso(client, portal_sso, "piero")
 
     assert role_of(piero) == ADMINISTRATOR
     changes = AuditEvent.objects.filter(action="member.role_changed").order_by("id")
@@ -75,7 +64,7 @@ def test_the_highest_mapped_role_wins_and_follows_the_idp_at_each_login(client, 
 
 
 def test_a_person_whose_groups_map_to_no_role_is_told_so(client, portal_sso):
-    _sign_in_with_sso(client, portal_sso, "nina")
+    sign_in_with_sso(client, portal_sso, "nina")
 
     page = client.get(reverse("dashboard"))
     assert page.status_code == 403
@@ -122,7 +111,7 @@ def test_joining_by_invitation_with_sso_accepts_the_invitation(client, portal_ss
         client.get(reverse("team:join", args=["a-token-only-this-test-knows"])).status_code == 200
     )
 
-    _sign_in_with_sso(client, portal_sso, "nina")  # in no group the map knows
+    sign_in_with_sso(client, portal_sso, "nina")  # in no group the map knows
 
     nina = get_user_model().objects.get(email="nina@venice.example")
     assert Invitation.objects.get().accepted_by == nina

@@ -6,7 +6,6 @@ follow the link it carries, as the invitee would.
 
 from datetime import timedelta
 from io import StringIO
-from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -25,23 +24,9 @@ from accounts.services.invitations import (
     LINK_USED,
 )
 from tests.factories import UserFactory
+from tests.fixtures.access import NEW_PASSWORD, invite, join, link_path, reset_password_by_email
 
 pytestmark = pytest.mark.django_db
-
-NEW_PASSWORD = "a long and unusual passphrase 42"
-
-
-def _invite(client, email="bea@example.com", role=FINANCE):
-    return client.post(reverse("team:invite"), {"email": email, "role": role}, follow=True)
-
-
-def _path(link: str) -> str:
-    return urlparse(link).path
-
-
-def _join(client, link, username="bea", password=NEW_PASSWORD, **extra):
-    data = {"username": username, "password1": password, "password2": password, **extra}
-    return client.post(_path(link), data)
 
 
 def _assert_chain_intact():
@@ -54,14 +39,14 @@ def test_an_invitation_is_emailed_over_smtp_with_a_one_time_link(
     client, admin_user, smtp_server, database_text, all_logs
 ):
     client.force_login(admin_user)
-    response = _invite(client)
+    response = invite(client)
 
     assert "Invitation sent to bea@example.com" in response.content.decode()
     message = smtp_server.only_message_to("bea@example.com")
     assert "invites you to the Venice account portal" in smtp_server.body(message)
     assert "as Finance" in smtp_server.body(message)
     link = smtp_server.link_in(message)
-    token = _path(link).rstrip("/").rsplit("/", 1)[-1]
+    token = link_path(link).rstrip("/").rsplit("/", 1)[-1]
     # Stored as a hash only: the token (and so the link) is in no table, record or log.
     invitation = Invitation.objects.get()
     assert invitation.token_hash != token and len(invitation.token_hash) == 64
@@ -76,16 +61,16 @@ def test_the_link_makes_a_member_with_the_invited_role_and_signs_them_in(
     client, admin_user, smtp_server
 ):
     client.force_login(admin_user)
-    _invite(client, role=KEY_MANAGER)
+    invite(client, role=KEY_MANAGER)
     link = smtp_server.link_in(smtp_server.only_message_to("bea@example.com"))
     client.logout()
 
-    page = client.get(_path(link))
+    page = client.get(link_path(link))
     assert page.status_code == 200
     assert "invited <strong>bea@example.com</strong> as <strong>Key manager</strong>" in (
         page.content.decode()
     )
-    response = _join(client, link, first_name="Bea", last_name="Ortiz")
+    response = join(client, link, first_name="Bea", last_name="Ortiz")
 
     assert response.status_code == 302 and response["Location"] == reverse("dashboard")
     bea = get_user_model().objects.get(username="bea")
@@ -104,22 +89,22 @@ def test_the_link_makes_a_member_with_the_invited_role_and_signs_them_in(
 
 def test_a_link_cannot_be_used_twice(client, admin_user, smtp_server):
     client.force_login(admin_user)
-    _invite(client)
+    invite(client)
     link = smtp_server.link_in(smtp_server.only_message_to("bea@example.com"))
     client.logout()
-    _join(client, link)
+    join(client, link)
     client.logout()
 
-    again = client.get(_path(link))
+    again = client.get(link_path(link))
     assert again.status_code == 410
     assert LINK_USED in again.content.decode()
-    assert _join(client, link, username="mallory").status_code == 410
+    assert join(client, link, username="mallory").status_code == 410
     assert not get_user_model().objects.filter(username="mallory").exists()
 
 
 def test_an_expired_link_says_so_and_who_can_send_it_again(client, admin_user, smtp_server):
     client.force_login(admin_user)
-    _invite(client)
+    invite(client)
     link = smtp_server.link_in(smtp_server.only_message_to("bea@example.com"))
     invitation = Invitation.objects.get()
     Invitation.objects.filter(pk=invitation.pk).update(
@@ -127,20 +112,20 @@ def test_an_expired_link_says_so_and_who_can_send_it_again(client, admin_user, s
     )
     client.logout()
 
-    page = client.get(_path(link))
+    page = client.get(link_path(link))
     invitation.refresh_from_db()
     assert page.status_code == 410
     assert LINK_EXPIRED.format(expires=invitation.expires_at, invited_by="ada") in (
         page.content.decode()
     )
-    assert _join(client, link).status_code == 410
+    assert join(client, link).status_code == 410
 
 
 def test_sending_again_makes_a_new_link_and_the_old_one_stops_working(
     client, admin_user, smtp_server
 ):
     client.force_login(admin_user)
-    _invite(client)
+    invite(client)
     old = smtp_server.link_in(smtp_server.messages[0])
     invitation = Invitation.objects.get()
 
@@ -149,18 +134,18 @@ def test_sending_again_makes_a_new_link_and_the_old_one_stops_working(
     new = smtp_server.link_in(smtp_server.messages[1])
     assert new != old
     client.logout()
-    assert client.get(_path(old)).status_code == 410
-    assert client.get(_path(new)).status_code == 200
+    assert client.get(link_path(old)).status_code == 410
+    assert client.get(link_path(new)).status_code == 200
     assert AuditEvent.objects.filter(action="member.invitation_resent").count() == 1
 
 
 def test_a_withdrawn_invitation_says_so(client, admin_user, smtp_server):
     client.force_login(admin_user)
-    _invite(client)
+    invite(client)
     link = smtp_server.link_in(smtp_server.only_message_to("bea@example.com"))
     client.post(reverse("team:invitation_revoke", args=[Invitation.objects.get().pk]))
     client.logout()
-    page = client.get(_path(link))
+    page = client.get(link_path(link))
     assert page.status_code == 410 and LINK_REVOKED in page.content.decode()
     assert AuditEvent.objects.filter(action="member.invitation_revoked").count() == 1
 
@@ -169,7 +154,7 @@ def test_an_email_that_cannot_be_sent_leaves_the_invitation_to_send_again(
     client, admin_user, smtp_nowhere
 ):
     client.force_login(admin_user)
-    response = _invite(client)
+    response = invite(client)
     page = response.content.decode()
     assert "could not be sent (ConnectionRefusedError" in page
     invitation = Invitation.objects.get()
@@ -184,9 +169,9 @@ def test_an_address_already_invited_or_a_member_is_refused_on_the_field(
 ):
     UserFactory(username="carl", email="carl@example.com", role=FINANCE)
     client.force_login(admin_user)
-    _invite(client)
-    twice = _invite(client).content.decode()
-    member = _invite(client, email="carl@example.com").content.decode()
+    invite(client)
+    twice = invite(client).content.decode()
+    member = invite(client, email="carl@example.com").content.decode()
     assert ALREADY_INVITED.format(email="bea@example.com") in twice
     assert ALREADY_A_MEMBER.format(email="carl@example.com") in member
     assert len(smtp_server.messages) == 1
@@ -197,21 +182,21 @@ def test_a_weak_password_or_a_taken_username_is_refused_and_the_link_still_works
 ):
     UserFactory(username="taken")
     client.force_login(admin_user)
-    _invite(client)
+    invite(client)
     link = smtp_server.link_in(smtp_server.only_message_to("bea@example.com"))
     client.logout()
 
-    weak = _join(client, link, password="password")
-    taken = _join(client, link, username="taken")
+    weak = join(client, link, password="password")
+    taken = join(client, link, username="taken")
 
     assert weak.status_code == 200 and "too common" in weak.content.decode()
     assert taken.status_code == 200 and "That username is taken" in taken.content.decode()
-    assert _join(client, link).status_code == 302
+    assert join(client, link).status_code == 302
 
 
 def test_nobody_but_administrators_may_invite(client, key_manager, smtp_server):
     client.force_login(key_manager)
-    assert _invite(client).status_code == 403
+    assert invite(client).status_code == 403
     assert not Invitation.objects.exists() and not smtp_server.messages
 
 
@@ -222,13 +207,7 @@ def test_a_forgotten_password_is_reset_by_an_emailed_link(client, smtp_server):
     user.email = "aud@example.com"
     user.save()
 
-    client.post(reverse("account_reset_password"), {"email": "aud@example.com"})
-
-    message = smtp_server.only_message_to("aud@example.com")
-    link = smtp_server.link_in(message, r"https?://\S+/accounts/password/reset/key/\S+/")
-    form = client.get(_path(link), follow=True)
-    set_url = form.redirect_chain[-1][0] if form.redirect_chain else _path(link)
-    done = client.post(set_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}, follow=True)
+    done = reset_password_by_email(client, smtp_server, "aud@example.com")
     assert done.status_code == 200
     assert (
         Client()

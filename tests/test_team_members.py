@@ -19,10 +19,9 @@ from accounts.services.members import (
     member_role_change,
 )
 from tests.factories import UserFactory
+from tests.fixtures.access import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery staple"
 
 
 def _records(action):
@@ -33,16 +32,6 @@ def _assert_chain_intact():
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert "Audit chain intact" in out.getvalue()
-
-
-def _signed_in_client(user) -> Client:
-    """A browser of `user`'s own, signed in through the login form (a real session)."""
-    browser = Client()
-    response = browser.post(
-        reverse("account_login"), {"login": user.username, "password": PASSWORD}
-    )
-    assert response.status_code == 302
-    return browser
 
 
 def test_the_members_page_shows_each_member_and_how_they_sign_in(client, admin_user):
@@ -101,7 +90,7 @@ def test_with_a_second_administrator_one_may_step_down(client, admin_user):
 
 def test_a_deactivated_member_is_out_at_their_next_request(client, admin_user):
     bob = UserFactory(username="bob", role=FINANCE, password=PASSWORD)
-    bobs_browser = _signed_in_client(bob)
+    bobs_browser = signed_in(bob.username)
     assert bobs_browser.get(reverse("billing:overview")).status_code == 200
     client.force_login(admin_user)
 
@@ -153,7 +142,7 @@ def test_an_administrator_does_not_reset_their_own_second_factor_here(client, ad
 
 def test_signing_a_member_out_everywhere_ends_each_session(client, admin_user):
     bob = UserFactory(username="bob", role=FINANCE, password=PASSWORD)
-    laptop, phone = _signed_in_client(bob), _signed_in_client(bob)
+    laptop, phone = signed_in(bob.username), signed_in(bob.username)
     client.force_login(admin_user)
     assert (
         "Sign out everywhere" in client.get(reverse("team:detail", args=[bob.pk])).content.decode()

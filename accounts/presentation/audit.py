@@ -226,10 +226,16 @@ def _grace_extended(event: AuditEvent) -> str:
 
 
 def _finished_early(event: AuditEvent) -> str:
+    """ "“X” …abc123 early: it was last used …, the new key first seen …". An old key
+    never used read "idle since never"; and the new key's first use is when the watch first
+    saw it (as the key's page says), not necessarily when it began."""
     details = event.details or {}
+    old_used = details.get("old_last_used_at")
+    idle = f"was last used {when(old_used)}" if old_used else "was never used"
+    new_seen = details.get("new_first_used_at")
+    seen = f", the new key first seen {when(new_seen)}" if new_seen else ""
     return (
-        f"{key_phrase(event)} early: idle since {when(details.get('old_last_used_at'))}, the new "
-        f"key in use since {when(details.get('new_first_used_at'))} (the grace would have ended "
+        f"{key_phrase(event)} early: it {idle}{seen} (the grace would have ended "
         f"{when(details.get('grace_would_end'))})"
     )
 
@@ -249,9 +255,11 @@ def _schedule_set(event: AuditEvent) -> str:
     period = "day" if days == "1" else f"{days} days"
     grace = GRACE.get(details.get("grace") or "", "")
     sink = SINKS.get(details.get("sink") or "", "its sink")
+    quiet = details.get("finish_when_quiet")
+    early = ", finishing early once the old key is quiet" if quiet else ""
     return (
-        f"{key_phrase(event)} to rotate every {period} ({grace}, the new secret to {sink}), "
-        f"next on {when(details.get('next_due_at'))}"
+        f"{key_phrase(event)} to rotate every {period} ({grace}, the new secret to {sink}"
+        f"{early}), next due {when(details.get('next_due_at'))}"
     )
 
 

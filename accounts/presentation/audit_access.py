@@ -4,9 +4,14 @@ to the key actions' wording in one WORDING."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from accounts.models import AuditAction, AuditEvent
+from accounts.presentation import numbers
 from accounts.presentation.audit_words import Wording, key_phrase, when
 
+# What a sign-in was made with: "signed in with a password and a recovery code". The order
+# is the order a sentence names them in.
 FACTORS = {
     "password": "a password",
     "totp": "an authenticator app",
@@ -14,6 +19,41 @@ FACTORS = {
     "recovery_codes": "a recovery code",
     "socialaccount": "single sign-on",
     "second factor": "a second factor",
+}
+# The same factors as things a member has, added, removed or reset: recovery codes come as a
+# set ("kim added recovery codes", not "a recovery code").
+HELD_FACTORS = {**FACTORS, "recovery_codes": "recovery codes"}
+PASSWORD_CHANGES = {
+    "changed": "changed their password",
+    "set": "set a password",
+    "reset by email": "reset their password by email",
+}
+# Each key policy as a sentence names it, and what its value is (policies.POLICY_FIELDS): the
+# field names are codes, and "recent use hours from 24 to 48" says little.
+POLICIES = {
+    "inference_max_expiry_days": ("the longest expiry of new INFERENCE keys", "days"),
+    "inference_require_limit": ("requiring a limit on new INFERENCE keys", "switch"),
+    "inference_limit_usd_max": (
+        "the USD limit of a new INFERENCE key above which approval is needed",
+        "USD",
+    ),
+    "inference_limit_diem_max": (
+        "the DIEM limit of a new INFERENCE key above which approval is needed",
+        "DIEM",
+    ),
+    "admin_keys_need_approval": ("approval for ADMIN keys", "switch"),
+    "recent_use_hours": ("how long a key counts as in use after its last use", "hours"),
+    "delete_in_use_needs_approval": ("approval to delete a key in use", "switch"),
+    "rotate_now_in_use_needs_approval": (
+        "approval to rotate a key in use without a grace period",
+        "switch",
+    ),
+    "limit_raise_usd_threshold": ("the USD limit above which a raise needs approval", "USD"),
+    "limit_raise_diem_threshold": ("the DIEM limit above which a raise needs approval", "DIEM"),
+    "removing_limit_or_expiry_needs_approval": (
+        "approval to remove a key's limit or expiry",
+        "switch",
+    ),
 }
 REQUESTED_CHANGES = {
     "create": "create",
@@ -35,12 +75,15 @@ def _role(value) -> str:
     return value or "no role"
 
 
-def _factor(value) -> str:
-    return FACTORS.get(value or "", value or "a second factor")
+def _factor(value, names: dict[str, str] = FACTORS) -> str:
+    return names.get(value or "", value or "a second factor")
 
 
-def _factors(values) -> str:
-    return " and ".join(_factor(value) for value in values or [])
+def _factors(values, names: dict[str, str] = FACTORS) -> str:
+    """ "an authenticator app and recovery codes", in FACTORS' order whatever the record's."""
+    order = list(names)
+    ranked = sorted(values or [], key=lambda v: order.index(v) if v in order else len(order))
+    return " and ".join(_factor(value, names) for value in ranked)
 
 
 def _invited(event: AuditEvent) -> str:
@@ -57,9 +100,13 @@ def _invitation_revoked(event: AuditEvent) -> str:
 
 
 def _joined(event: AuditEvent) -> str:
+    """The whole sentence: "bea joined as Key manager, invited by ada". Joining with a
+    password happens signed out, so the record has no actor; the member is in its details."""
     details = _details(event)
+    who = details.get("member") or event.actor_username or "Someone"
+    how = " with single sign-on" if details.get("how") == "single sign-on" else ""
     role = ((event.changes or {}).get("role") or [None, None])[-1]
-    text = f"as {_role(role)}"
+    text = f"{who} joined{how} as {_role(role)}"
     if details.get("invited_by"):
         text += f", invited by {details['invited_by']}"
     return text
@@ -71,7 +118,7 @@ def _role_changed(event: AuditEvent) -> str:
 
 
 def _mfa_reset(event: AuditEvent) -> str:
-    removed = _factors(_details(event).get("removed"))
+    removed = _factors(_details(event).get("removed"), HELD_FACTORS)
     return f"{_member(event)}'s two-factor authentication" + (
         f" (removed {removed})" if removed else ""
     )
@@ -79,7 +126,12 @@ def _mfa_reset(event: AuditEvent) -> str:
 
 def _sessions_revoked(event: AuditEvent) -> str:
     ended = _details(event).get("sessions_ended")
-    count = f" ({ended} session{'s' if ended != 1 else ''} ended)" if ended is not None else ""
+    if ended is None:
+        count = ""
+    elif ended == 0:
+        count = " (no session was open)"  # deactivating someone signed in nowhere
+    else:
+        count = f" ({ended} session{'s' if ended != 1 else ''} ended)"
     return f"{_member(event)} out everywhere{count}"
 
 
@@ -89,8 +141,10 @@ def _signed_in(event: AuditEvent) -> str:
 
 
 def _sso(event: AuditEvent) -> str:
-    provider = _details(event).get("provider")
-    return f"with single sign-on ({provider})" if provider else "with single sign-on"
+    # The provider's name ("Venice SSO"); its id ("sso", in older records the only one) is a
+    # setting's code that tells a reader nothing.
+    name = _details(event).get("provider_name")
+    return f"with single sign-on ({name})" if name else "with single sign-on"
 
 
 def _login_failed(event: AuditEvent) -> str:
@@ -102,65 +156,91 @@ def _login_failed(event: AuditEvent) -> str:
 
 
 def _locked_out(event: AuditEvent) -> str:
+    # Past tense: the lockout lasts a cool-off period, and the log is read long after.
     tried = _details(event).get("username_tried") or "an unknown name"
-    return f"Sign-ins as “{tried}” are locked out for a while after too many failures"
+    return f"Sign-ins as “{tried}” were locked out for a while after too many failures"
 
 
 def _factor_of(event: AuditEvent) -> str:
     details = _details(event)
-    text = _factor(details.get("factor"))
+    text = _factor(details.get("factor"), HELD_FACTORS)
     if details.get("member") and details.get("member") != event.actor_username:
         text += f" for {details['member']}"
     return text
 
 
 def _password(event: AuditEvent) -> str:
-    how = _details(event).get("how")
-    return "their password" + (f" ({how})" if how and how != "changed" else "")
+    """The whole sentence: "aud reset their password by email". A reset by email is made
+    signed out, so the record has no actor; whose password it is is in its details."""
+    details = _details(event)
+    who = details.get("member") or event.actor_username or "Someone"
+    how = details.get("how") or "changed"
+    return f"{who} {PASSWORD_CHANGES.get(how, f'changed their password ({how})')}"
 
 
 def _session_ended(event: AuditEvent) -> str:
+    """ "their session on Safari on iPhone from 198.51.100.9"."""
     details = _details(event)
-    where = ", ".join(
-        str(part) for part in (details.get("device"), details.get("session_ip")) if part
+    own = details.get("member") in (None, event.actor_username)
+    text = ("their" if own else f"{details['member']}'s") + (
+        " current session" if details.get("current") else " session"
     )
-    whose = (
-        "their own session"
-        if details.get("member") in (None, event.actor_username)
-        else f"{details['member']}'s session"
-    )
-    return whose + (f" on {where}" if where else "")
+    if details.get("device"):
+        text += f" on {details['device']}"
+    if details.get("session_ip"):
+        text += f" from {details['session_ip']}"
+    return text
 
 
 def _policies(event: AuditEvent) -> str:
     changes = []
     for field, values in sorted((event.changes or {}).items()):
         before, after = (list(values) + [None, None])[:2]
-        label = field.replace("_", " ")
-        changes.append(f"{label} from {_policy_value(before)} to {_policy_value(after)}")
+        label, kind = POLICIES.get(field, (field.replace("_", " "), ""))
+        before, after = _policy_value(before, kind), _policy_value(after, kind)
+        # The comma keeps "… in use after its last use, from 24 hours to 48 hours" one reading.
+        changes.append(f"{label}, from {before} to {after}")
     return "the key policies" + (f": {'; '.join(changes)}" if changes else "")
 
 
-def _policy_value(value) -> str:
+def _policy_value(value, kind: str = "") -> str:
+    """A policy's value as a sentence says it: "on", "48 hours", "$500.00", "no rule"."""
     if value is True:
         return "on"
     if value is False:
         return "off"
-    return "none" if value in (None, "") else str(value)
+    if value in (None, ""):
+        return "no rule" if kind in ("days", "hours", "USD", "DIEM") else "none"
+    if kind in ("days", "hours"):
+        return f"{value} {kind[:-1] if str(value) == '1' else kind}"
+    if kind in ("USD", "DIEM"):
+        try:
+            return numbers.money(Decimal(str(value)), kind)
+        except InvalidOperation:
+            return str(value)
+    return str(value)
 
 
 def _change(event: AuditEvent) -> str:
-    """The change a request is about: "delete “Old laptop” …Ol9876"."""
+    """The change a request is about: "delete “Old laptop” …Ol9876"; a key to create has its
+    last 6 once it is made."""
     verb = REQUESTED_CHANGES.get(_details(event).get("request_action") or "", "change")
     if verb == "create":
-        return f"create the key “{event.key_description}”"
+        return f"create the key {key_phrase(event)}"
     return f"{verb} {key_phrase(event)}"
 
 
-def _request_of(event: AuditEvent) -> str:
+def _request_of(event: AuditEvent, kind: str = "request") -> str:
     requester = _details(event).get("requested_by") or "someone"
     whose = "their" if requester == event.actor_username else f"{requester}'s"
-    return f"{whose} request to {_change(event)}"
+    return f"{whose} {kind} to {_change(event)}"
+
+
+def _decided(event: AuditEvent) -> str:
+    """ "kim's request to delete “X” …abc123 (“Still in use”)": the approver's comment is
+    what the requester reads of a rejection."""
+    comment = _details(event).get("comment")
+    return _request_of(event) + (f" (“{comment}”)" if comment else "")
 
 
 def _requested(event: AuditEvent) -> str:
@@ -178,11 +258,11 @@ def _expired(event: AuditEvent) -> str:
 
 
 def _executed(event: AuditEvent) -> str:
-    details = _details(event)
-    approver = details.get("decided_by")
-    return f"the approved change: {_change(event)}" + (
-        f" (approved by {approver})" if approver else ""
-    )
+    """ "kim's approved request to delete “X” …abc123": the approver makes an update or a
+    delete (then naming them again says nothing), the requester a create or a rotation."""
+    approver = _details(event).get("decided_by")
+    by = f" (approved by {approver})" if approver and approver != event.actor_username else ""
+    return _request_of(event, "approved request") + by
 
 
 def _token(event: AuditEvent) -> str:
@@ -203,7 +283,7 @@ ACCESS_WORDING: dict[str, Wording] = {
     AuditAction.MEMBER_INVITATION_REVOKED: Wording(
         "Invitation revoked", "revoked", "revoke", _invitation_revoked
     ),
-    AuditAction.MEMBER_JOINED: Wording("Member joined", "joined", "join", _joined),
+    AuditAction.MEMBER_JOINED: Wording("Member joined", "", "", _joined, standalone=True),
     AuditAction.MEMBER_ROLE_CHANGED: Wording(
         "Member's role changed", "changed", "change", _role_changed
     ),
@@ -231,18 +311,25 @@ ACCESS_WORDING: dict[str, Wording] = {
     ),
     AuditAction.AUTH_MFA_ENROLLED: Wording("Second factor added", "added", "add", _factor_of),
     AuditAction.AUTH_MFA_REMOVED: Wording("Second factor removed", "removed", "remove", _factor_of),
-    AuditAction.AUTH_PASSWORD_CHANGED: Wording("Password changed", "changed", "change", _password),
+    AuditAction.AUTH_PASSWORD_CHANGED: Wording(
+        "Password changed", "", "", _password, standalone=True
+    ),
     AuditAction.AUTH_SESSION_ENDED: Wording("Session ended", "ended", "end", _session_ended),
     AuditAction.POLICY_CHANGED: Wording("Key policies changed", "changed", "change", _policies),
     AuditAction.CHANGE_REQUESTED: Wording("Change requested", "asked to", "ask to", _requested),
-    AuditAction.CHANGE_APPROVED: Wording("Change approved", "approved", "approve", _request_of),
-    AuditAction.CHANGE_REJECTED: Wording("Change rejected", "rejected", "reject", _request_of),
+    AuditAction.CHANGE_APPROVED: Wording("Change approved", "approved", "approve", _decided),
+    AuditAction.CHANGE_REJECTED: Wording("Change rejected", "rejected", "reject", _decided),
     AuditAction.CHANGE_WITHDRAWN: Wording(
         "Change request withdrawn", "withdrew", "withdraw", _request_of
     ),
     AuditAction.CHANGE_EXPIRED: Wording(
         "Change request expired", "", "", _expired, standalone=True
     ),
-    AuditAction.CHANGE_EXECUTED: Wording("Approved change made", "made", "make", _executed),
-    AuditAction.CHANGE_FAILED: Wording("Approved change failed", "made", "make", _executed),
+    AuditAction.CHANGE_EXECUTED: Wording(
+        "Approved change made", "carried out", "carry out", _executed
+    ),
+    # Written failed: "ada tried to carry out kim's approved request to …, and it failed".
+    AuditAction.CHANGE_FAILED: Wording(
+        "Approved change failed", "carried out", "carry out", _executed
+    ),
 }

@@ -53,6 +53,9 @@ def _logged_in(sender, request, user, sociallogin=None, **kwargs):
     details = {**member_details(user)}
     if sociallogin is not None:
         details["provider"] = sociallogin.account.provider
+        # The name people know the identity provider by ("Venice SSO"), for the audit log's
+        # sentence: the provider's id ("sso") is a setting's code.
+        details["provider_name"] = sociallogin.account.get_provider(request).name
         action = AuditAction.AUTH_SSO_LOGIN
     else:
         action = AuditAction.AUTH_LOGIN_SUCCEEDED

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import crypto
-from accounts.models import AuditAction, Rotation, RotationSchedule
+from accounts.models import AuditAction, AuditEvent, Rotation, RotationSchedule
 from accounts.services.audit import AuditContext, audit_context_for_command, audit_log
 from accounts.services.policies import ApprovalRequired, PolicyForbids
 from accounts.services.rotation import (
@@ -149,6 +149,7 @@ def schedule_remove(*, context: AuditContext, key_id: str) -> None:
             action=AuditAction.ROTATION_SCHEDULE_REMOVED,
             key_id=schedule.key_id,
             description=schedule.key_description,
+            last6=_last6_on_record(schedule.key_id),
             details=_audited(schedule, sink_target(schedule)),
         )
         schedule.delete()
@@ -258,6 +259,15 @@ def _check_target(sink: str, target: str) -> None:
         raise ScheduleError(SCHEDULE_COMMAND_EMPTY)
     if shutil.which(argv[0]) is None:
         raise ScheduleError(SCHEDULE_COMMAND_NOT_FOUND.format(program=argv[0]))
+
+
+def _last6_on_record(key_id: str) -> str:
+    """The key's last 6 as the newest record naming the key has it, for the removal's record
+    (the audit log tells keys apart by it). A schedule keeps only its key's id and
+    description, and removing one needs no Venice; the record that set the schedule, or the
+    rotation that moved it to this key, always has the last 6."""
+    named = AuditEvent.objects.filter(key_id=key_id).exclude(key_last6="").order_by("-id")
+    return named.values_list("key_last6", flat=True).first() or ""
 
 
 def target_fingerprint(target: str) -> str:
