@@ -21,6 +21,7 @@ NAV_ITEMS = (
     NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
     NavItem("Approvals", "approvals:list", Ability.VIEW_CHANGE_REQUESTS),
+    NavItem("Alerts", "alerts:rules", Ability.VIEW_ALERTS),
     NavItem("Users", "team:list", Ability.MANAGE_MEMBERS),
 )
 

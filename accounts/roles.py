@@ -21,6 +21,10 @@ class Ability(StrEnum):
     MANAGE_POLICIES = "manage_policies"
     VIEW_CHANGE_REQUESTS = "view_change_requests"
     APPROVE_CHANGES = "approve_changes"
+    VIEW_ALERTS = "view_alerts"
+    MANAGE_KEY_ALERTS = "manage_key_alerts"
+    MANAGE_BILLING_ALERTS = "manage_billing_alerts"
+    MANAGE_ALL_ALERTS = "manage_all_alerts"
 
     @property
     def permission(self) -> str:
@@ -44,6 +48,10 @@ ABILITY_LABELS = {
     Ability.MANAGE_POLICIES: "Change the key policies",
     Ability.VIEW_CHANGE_REQUESTS: "See change requests (a Key manager: their own)",
     Ability.APPROVE_CHANGES: "Approve or reject other people's change requests",
+    Ability.VIEW_ALERTS: "See alert rules, their notifications and the notification log",
+    Ability.MANAGE_KEY_ALERTS: "Manage alert rules about keys, rotations and rate limits",
+    Ability.MANAGE_BILLING_ALERTS: "Manage alert rules about balances and spend",
+    Ability.MANAGE_ALL_ALERTS: "Manage every alert rule and channel, audit integrity included",
 }
 
 ADMINISTRATOR = "Administrator"
@@ -61,6 +69,8 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_LIMITS,
             Ability.VIEW_POLICIES,
             Ability.VIEW_CHANGE_REQUESTS,
+            Ability.VIEW_ALERTS,
+            Ability.MANAGE_KEY_ALERTS,
         }
     ),
     FINANCE: frozenset(
@@ -70,6 +80,8 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_BILLING,
             Ability.VIEW_LIMITS,
             Ability.VIEW_POLICIES,
+            Ability.VIEW_ALERTS,
+            Ability.MANAGE_BILLING_ALERTS,
         }
     ),
     AUDITOR: frozenset(
@@ -79,6 +91,7 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_AUDIT,
             Ability.VIEW_POLICIES,
             Ability.VIEW_CHANGE_REQUESTS,
+            Ability.VIEW_ALERTS,
         }
     ),
 }

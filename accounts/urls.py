@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from accounts.views import (
     account,
+    alerts,
     approvals,
     audit,
     billing,
@@ -119,6 +120,27 @@ approval_patterns = (
 
 policy_patterns = ([path("", policies.policies, name="edit")], "policies")
 
+alerts_patterns = (
+    [
+        path("", alerts.rule_list, name="rules"),
+        path("new/", alerts.rule_new, name="new"),
+        path("new/<str:kind>/", alerts.rule_new_kind, name="new_kind"),
+        path("starter/", alerts.starter, name="starter"),
+        path("<int:rule_id>/edit/", alerts.rule_edit, name="edit"),
+        path("<int:rule_id>/delete/", alerts.rule_delete, name="delete"),
+        path("<int:rule_id>/toggle/", alerts.rule_toggle, name="toggle"),
+        path("channels/", alerts.channel_list, name="channels"),
+        path("channels/new/", alerts.channel_new, name="channel_new"),
+        path("channels/<int:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
+        path("channels/<int:channel_id>/test/", alerts.channel_test, name="channel_test"),
+        path("log/", alerts.log, name="log"),
+        path("log/<int:event_id>/", alerts.event_detail, name="event"),
+        path("notifications/", alerts.notifications, name="notifications"),
+        path("notifications/read/", alerts.notifications_read, name="notifications_read"),
+    ],
+    "alerts",
+)
+
 account_patterns = (
     [
         path("", account.overview, name="overview"),
@@ -140,6 +162,7 @@ urlpatterns = [
     path("team/", include(team_patterns)),
     path("approvals/", include(approval_patterns)),
     path("settings/policies/", include(policy_patterns)),
+    path("alerts/", include(alerts_patterns)),
     path("account/", include(account_patterns)),
     path("", include(audit_patterns)),
 ]

@@ -33,6 +33,7 @@ SUITES = {
     "audit": ("audit", 1200, "audit page over 1,000,000 records, SQLite"),
     "audit_postgres": ("audit", 1200, "audit page over 1,000,000 records, PostgreSQL"),
     "gunicorn_load": ("gunicorn_load", 300, "/keys/ under gunicorn against /healthz"),
+    "alerts": ("alerts", 300, "check_alerts with 50 rules over 500 keys"),
 }
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 

@@ -279,6 +279,14 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.console.EmailBackend"
 )
 
+# --- Alerts (accounts/services/alerts/, manage.py check_alerts) ----------------------------------
+# Where emails and webhooks link to: cron has no request to take the portal's address from.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Seconds a webhook receiver has to answer (connecting has 3.05 s); a slower one is retried.
+PORTAL_WEBHOOK_TIMEOUT = env_float("PORTAL_WEBHOOK_TIMEOUT", 10)
+# Webhook URLs must be https://, except in development (receivers on this machine).
+PORTAL_WEBHOOK_ALLOW_HTTP = env_bool("PORTAL_WEBHOOK_ALLOW_HTTP", DEBUG)
+
 # --- Sessions -----------------------------------------------------------------------------------
 # In the database, keyed by a hash of the session key (accounts/sessions.py).
 SESSION_ENGINE = "accounts.sessions"

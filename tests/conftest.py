@@ -16,6 +16,8 @@ pytest_plugins = [
     "tests.fixtures.oidc",
     "tests.fixtures.api",
     "tests.fixtures.approvals",
+    "tests.fixtures.alerts",
+    "tests.fixtures.webhooks",
 ]
 
 

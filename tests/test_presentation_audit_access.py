@@ -43,6 +43,7 @@ from accounts.services.rotation_watch import (
     rotations_finish_quiet,
 )
 from accounts.services.tokens import token_create, token_revoke
+from tests.alerts.test_audit_sentences import ALERT_ACTIONS
 from tests.factories import UserFactory
 from tests.fixtures.access import (
     FIREFOX,
@@ -67,7 +68,7 @@ from tests.test_presentation_audit import KEY_AND_BILLING_ACTIONS
 pytestmark = [pytest.mark.django_db, pytest.mark.default_policies]
 
 # Written in `every_access_action`: every action but the key, rotation and billing ones
-# tests/test_presentation_audit.py has its services write.
+# tests/test_presentation_audit.py has its services write, and the alerts' (tests/alerts/).
 ACCESS_ACTIONS = {
     AuditAction.MEMBER_INVITED,
     AuditAction.MEMBER_INVITATION_RESENT,
@@ -366,8 +367,10 @@ def every_access_action(
 def test_every_action_has_a_flow_that_writes_it_here_or_in_the_key_tests():
     # An action added to AuditAction fails here until a flow above (or every_action in
     # tests/test_presentation_audit.py) writes it and its sentence is checked.
-    assert ACCESS_ACTIONS | KEY_AND_BILLING_ACTIONS == set(AuditAction.values)
+    # (The alert rules' and channels' actions are written in tests/alerts/.)
+    assert ACCESS_ACTIONS | KEY_AND_BILLING_ACTIONS | ALERT_ACTIONS == set(AuditAction.values)
     assert not ACCESS_ACTIONS & KEY_AND_BILLING_ACTIONS
+    assert not ALERT_ACTIONS & (ACCESS_ACTIONS | KEY_AND_BILLING_ACTIONS)
 
 
 def test_every_record_the_access_flows_write_reads_as_a_sentence(every_access_action):

@@ -77,6 +77,60 @@ def _a_rotation():
     return (INFERENCE_KEY_ID, rotation.pk)
 
 
+ALERT_READERS = ALL
+KEY_ALERT_MANAGERS = {ADMINISTRATOR, KEY_MANAGER}
+BILLING_ALERT_MANAGERS = {ADMINISTRATOR, FINANCE}
+ALERT_MANAGERS = {ADMINISTRATOR, KEY_MANAGER, FINANCE}
+
+
+def _a_rule(kind):
+    """A rule of this kind, made by an operator's command (no role check)."""
+
+    def make():
+        from accounts.services.alerts import alert_rule_create
+        from accounts.services.alerts.kinds import KINDS
+        from accounts.services.audit import audit_context_for_command
+
+        rule = alert_rule_create(
+            context=audit_context_for_command(command="test"),
+            kind=kind,
+            name=f"a {kind} rule",
+            params=KINDS[kind].defaults,
+        )
+        return (rule.pk,)
+
+    return make
+
+
+def _a_channel():
+    from accounts.services.alerts import alert_channel_create
+    from accounts.services.audit import audit_context_for_command
+
+    created = alert_channel_create(
+        context=audit_context_for_command(command="test"),
+        kind="email",
+        name="Team mailbox",
+        addresses="team@example.com",
+    )
+    return (created.channel.pk,)
+
+
+def _an_alert():
+    from django.utils import timezone
+
+    from accounts.models import AlertEvent
+
+    event = AlertEvent.objects.create(
+        kind="venice_unavailable",
+        subject_key="venice",
+        dedupe_key="system:test:1",
+        severity="warning",
+        title="Venice could not be read",
+        fired_at=timezone.now(),
+    )
+    return (event.pk,)
+
+
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
 # args may be a callable, called inside the test, for routes that need a row to exist.
 ROUTES = [
@@ -111,6 +165,30 @@ ROUTES = [
     # Each user's own settings: every role, and a user who has none yet.
     ("account:preferences", (), SIGNED_IN),
     ("account:tokens", (), SIGNED_IN),
+    # Alerts: everyone with a role reads; each manages the kinds DESIGN.md gives the role.
+    ("alerts:rules", (), ALERT_READERS),
+    ("alerts:new", (), ALERT_MANAGERS),
+    ("alerts:new_kind", ("balance_below",), BILLING_ALERT_MANAGERS),
+    ("alerts:new_kind", ("spend_above",), BILLING_ALERT_MANAGERS),
+    # A key's consumption limit is its budget: Finance's spend rules include it.
+    ("alerts:new_kind", ("key_limit",), ALERT_MANAGERS),
+    ("alerts:new_kind", ("key_expiring",), KEY_ALERT_MANAGERS),
+    ("alerts:new_kind", ("key_unused",), KEY_ALERT_MANAGERS),
+    ("alerts:new_kind", ("rotation_grace",), KEY_ALERT_MANAGERS),
+    ("alerts:new_kind", ("rotation_failed",), KEY_ALERT_MANAGERS),
+    ("alerts:new_kind", ("rate_limits",), KEY_ALERT_MANAGERS),
+    ("alerts:new_kind", ("audit_integrity",), {ADMINISTRATOR}),
+    ("alerts:edit", _a_rule("balance_below"), BILLING_ALERT_MANAGERS),
+    ("alerts:edit", _a_rule("key_limit"), ALERT_MANAGERS),
+    ("alerts:edit", _a_rule("key_unused"), KEY_ALERT_MANAGERS),
+    ("alerts:edit", _a_rule("audit_integrity"), {ADMINISTRATOR}),
+    ("alerts:delete", _a_rule("spend_above"), BILLING_ALERT_MANAGERS),
+    ("alerts:delete", _a_rule("key_expiring"), KEY_ALERT_MANAGERS),
+    ("alerts:channels", (), ALERT_READERS),
+    ("alerts:channel_new", (), ALERT_MANAGERS),
+    ("alerts:log", (), ALERT_READERS),
+    ("alerts:event", _an_alert, ALERT_READERS),
+    ("alerts:notifications", (), ALERT_READERS),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
@@ -131,6 +209,13 @@ POST_ROUTES = [
     ("approvals:reject", _a_change_request, {ADMINISTRATOR}),
     ("approvals:withdraw", _a_change_request, {ADMINISTRATOR, KEY_MANAGER, AUDITOR}),
     ("approvals:execute", _a_change_request, {ADMINISTRATOR, KEY_MANAGER, AUDITOR}),
+    ("alerts:starter", (), ALERT_MANAGERS),
+    ("alerts:toggle", _a_rule("balance_below"), BILLING_ALERT_MANAGERS),
+    ("alerts:toggle", _a_rule("rate_limits"), KEY_ALERT_MANAGERS),
+    ("alerts:channel_test", _a_channel, ALERT_MANAGERS),
+    # The channel's creator (an operator here) or an Administrator.
+    ("alerts:channel_delete", _a_channel, {ADMINISTRATOR}),
+    ("alerts:notifications_read", (), ALERT_READERS),
 ]
 
 

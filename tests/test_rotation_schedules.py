@@ -11,6 +11,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.urls import reverse
@@ -32,6 +33,7 @@ from accounts.services.rotation_schedules import (
     SCHEDULE_GRACE,
     rotate_due,
 )
+from accounts.services.secret_sinks import sink_target
 from tests.fixtures.audit import postgres_only
 from tests.fixtures.rotation import run_rotate_due, set_schedule
 
@@ -301,3 +303,22 @@ def test_the_key_page_shows_the_schedule_and_the_list_flags_it_when_overdue(
     page = client.get(reverse("keys:detail", args=[inference_key.id])).content.decode()
     assert "rotation overdue" in page and "Last run: Venice is unreachable." in page
     assert "rotation overdue" in client.get(reverse("keys:list")).content.decode()
+
+
+def test_reencrypt_secrets_moves_a_schedules_destination_to_the_new_key(
+    settings, key_manager, inference_key, sink_file
+):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.PORTAL_ENCRYPTION_KEY = old
+    sink_file.parent.mkdir()
+    set_schedule(inference_key.id, file=str(sink_file))
+    settings.PORTAL_ENCRYPTION_KEY = f"{new},{old}"  # the new key first, the old one kept
+    out = StringIO()
+    call_command("reencrypt_secrets", stdout=out)
+    assert "1 secret(s) rewritten with the first key." in out.getvalue()
+
+    settings.PORTAL_ENCRYPTION_KEY = new  # the old key dropped: the destination still reads
+    assert sink_target(RotationSchedule.objects.get()) == str(sink_file)
+    settings.PORTAL_ENCRYPTION_KEY = old
+    with pytest.raises(InvalidToken):
+        sink_target(RotationSchedule.objects.get())

@@ -25,10 +25,10 @@ def _role_summary(role: str) -> str:
     abilities = ROLE_ABILITIES[role]
     if Ability.MANAGE_MEMBERS in abilities:
         return "everything, members included"
+    # What every role may do goes without saying.
+    everyone = (Ability.VIEW_DASHBOARD, Ability.VIEW_KEYS, Ability.VIEW_ALERTS)
     labels = [
-        ability.label
-        for ability in Ability
-        if ability in abilities and ability not in (Ability.VIEW_DASHBOARD, Ability.VIEW_KEYS)
+        ability.label for ability in Ability if ability in abilities and ability not in everyone
     ]
     return "; ".join(label[0].lower() + label[1:] for label in labels)
 

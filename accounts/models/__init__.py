@@ -1,8 +1,23 @@
-"""Local records only: audit events, rotations, each user's preferences and the portal's own
-records. Venice data stays in Venice. One module per area; everything is importable from
-`accounts.models`."""
+"""Local records only: audit events, rotations, alerts, each user's preferences and the
+portal's own records. Venice data stays in Venice. One module per area; everything is
+importable from `accounts.models`."""
 
 from accounts.models.access import PortalAccess
+from accounts.models.alerts import (
+    AlertAttempt,
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertKind,
+    AlertLease,
+    AlertNotification,
+    AlertRule,
+    AlertSeverity,
+    AlertState,
+    AlertSystemKind,
+    ChannelKind,
+    DeliveryState,
+)
 from accounts.models.audit import (
     APPEND_ONLY_BULK_CREATE,
     APPEND_ONLY_DELETE,
@@ -47,6 +62,19 @@ __all__ = [
     "TIME_ZONE_UNKNOWN",
     "UserPreferences",
     "available_time_zones",
+    "AlertAttempt",
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertEvent",
+    "AlertKind",
+    "AlertLease",
+    "AlertNotification",
+    "AlertRule",
+    "AlertSeverity",
+    "AlertState",
+    "AlertSystemKind",
+    "ChannelKind",
+    "DeliveryState",
     "APPEND_ONLY_BULK_CREATE",
     "APPEND_ONLY_DELETE",
     "APPEND_ONLY_FINISHED",

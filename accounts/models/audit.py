@@ -71,6 +71,13 @@ class AuditAction(models.TextChoices):
     CHANGE_EXPIRED = "change.expired", "Change request expired"
     CHANGE_EXECUTED = "change.executed", "Approved change made"
     CHANGE_FAILED = "change.failed", "Approved change failed"
+    # Alert rules and the channels they notify (never a webhook URL or secret).
+    ALERT_RULE_CREATED = "alert.rule_created", "Alert rule created"
+    ALERT_RULE_CHANGED = "alert.rule_changed", "Alert rule changed"
+    ALERT_RULE_DELETED = "alert.rule_deleted", "Alert rule deleted"
+    ALERT_CHANNEL_CREATED = "alert.channel_created", "Alert channel created"
+    ALERT_CHANNEL_DELETED = "alert.channel_deleted", "Alert channel deleted"
+    ALERT_CHANNEL_DISABLED = "alert.channel_disabled", "Alert channel switched off"
 
 
 class AuditOutcome(models.TextChoices):

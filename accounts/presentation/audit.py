@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from accounts.models import AuditAction, AuditEvent, AuditOutcome
 from accounts.presentation import dates, names, numbers
 from accounts.presentation.audit_access import ACCESS_WORDING
+from accounts.presentation.audit_alerts import ALERT_WORDING
 from accounts.presentation.audit_words import Wording, key_phrase, parse_moment, when
 from accounts.services.audit import VIA_TOKEN
 
@@ -368,6 +369,7 @@ WORDING: dict[str, Wording] = {
         "Usage exported", "exported", "export", _usage_exported
     ),
     **ACCESS_WORDING,
+    **ALERT_WORDING,
 }
 
 

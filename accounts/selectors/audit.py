@@ -491,3 +491,16 @@ def _audit_drift(keys) -> AuditDrift:
         unrecorded_total=len(unrecorded),
         vanished_total=len(gone),
     )
+
+
+def audit_drift_key_ids(keys) -> tuple[set[str], set[str]]:
+    """Every key id drift counts, not only the DRIFT_SHOWN it lists: (seen upstream with no
+    recorded creation, recorded here but gone upstream without a recorded deletion). The
+    alert on new drift compares these sets between runs."""
+    upstream = {key.id for key in keys}
+    created = _key_ids_with(
+        upstream, Q(action__in=CREATE_ACTIONS) & ~Q(outcome=AuditOutcome.FAILED)
+    )
+    named = _distinct_key_ids() - upstream
+    deleted = _key_ids_with(named, Q(action__in=DELETE_ACTIONS, outcome=AuditOutcome.SUCCEEDED))
+    return upstream - created, named - deleted

@@ -6,8 +6,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from accounts.management.commands.assign_role import assign_role
+from accounts.models import AlertRule
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from accounts.sandbox import get_sandbox
+from accounts.services.alerts import alert_rules_starter
+from accounts.services.audit import audit_context_for_command
 
 DEMO_USERS = (
     ("admin", "Ada", ADMINISTRATOR),
@@ -22,7 +25,8 @@ class Command(BaseCommand):
         "Create one demo user per role. New users get a generated password, printed once "
         "(or DEMO_PASSWORD when set); existing users keep theirs unless --reset-passwords. "
         "In sandbox mode (no VENICE_API_KEY), also make sure the sandbox account exists in "
-        "its state file (seeded once; `venice_sandbox --reset` starts it over)."
+        "its state file (seeded once; `venice_sandbox --reset` starts it over). With no alert "
+        "rules yet, add the starter set, emailing the demo Administrator."
     )
 
     def add_arguments(self, parser):
@@ -36,12 +40,14 @@ class Command(BaseCommand):
         User = get_user_model()
         fixed_password = os.environ.get("DEMO_PASSWORD", "")
         self.stdout.write("Demo logins (http://127.0.0.1:8000/accounts/login/):")
+        users = {}
         for username, first_name, role in DEMO_USERS:
             user, created = User.objects.get_or_create(
                 username=username,
                 defaults={"first_name": first_name, "email": f"{username}@example.com"},
             )
             assign_role(user, role)
+            users[role] = user
             if created or reset_passwords or fixed_password:
                 password = fixed_password or secrets.token_urlsafe(12)
                 user.set_password(password)
@@ -58,6 +64,19 @@ class Command(BaseCommand):
             )
         if settings.VENICE_SANDBOX:
             self._ensure_sandbox()
+        self._starter_alerts(users[ADMINISTRATOR])
+
+    def _starter_alerts(self, administrator):
+        if AlertRule.objects.exists():
+            return
+        made = alert_rules_starter(
+            context=audit_context_for_command(command="seed_demo"), notify=[administrator]
+        )
+        self.stdout.write(
+            f"{len(made)} starter alert rules tell {administrator.username} "
+            f"({administrator.email}) by email and in the portal; "
+            "`manage.py check_alerts` checks them (cron: every 5 minutes)."
+        )
 
     def _ensure_sandbox(self):
         sandbox = get_sandbox()  # loads the state file, or seeds and saves it
