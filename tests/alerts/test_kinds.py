@@ -7,9 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import AlertEvent, AlertKind, Rotation
+from accounts.models import AlertEvent, AlertKind, AlertNotification, Rotation
+from accounts.services.alerts import alert_rules_starter
 from accounts.services.rotation import rotation_abort, rotation_start
+from accounts.services.rotation_watch import rotation_observe
 from accounts.venice import ConsumptionLimits, LimitPeriod
+from tests.fixtures.alerts import context_of
 from tests.fixtures.keys import INFERENCE_KEY, seeded_key_id
 
 pytestmark = pytest.mark.django_db
@@ -339,6 +342,28 @@ def test_a_grace_ending_while_the_old_key_is_in_use_is_told_once(
     assert len(first) == 1 and first[0].startswith("The old key “Rotated service”")
     assert "grace period ends in 2 hours" in first[0]
     assert later == [[], []]
+
+
+def test_when_the_key_page_offers_to_extend_grace_the_starter_rules_tell_the_admin_too(
+    ada, check_alerts, sandbox, alert_venice, alert_clock, manager_context
+):
+    """Issue 16's case: the grace ends within the hour and the old key was used in the last
+    15 minutes. The page offers "Extend grace"; the starter rules send it as a notification."""
+    old = alert_venice.api_keys.create("Weekly batch")
+    rotation = rotation_start(context=manager_context, key_id=old.id, grace="24h").rotation
+    alert_rules_starter(context=context_of(ada), notify=[ada])
+    check_alerts()  # what the demo account already has to say is said
+
+    alert_clock.set(rotation.retire_at - timedelta(minutes=50))
+    sandbox.use_key(old.id, usd=0.01)
+    traffic = rotation_observe(rotation, client=alert_venice, now=alert_clock.now(), fresh=True)
+    assert traffic.offer_extension
+    fired = check_alerts().fired
+    told = [event for event in fired if event.facts.get("rotation_id") == rotation.pk]
+    assert len(told) == 1
+    assert told[0].title.startswith("The old key “Weekly batch”")
+    assert "extend the grace period on the key's page" in told[0].body
+    assert AlertNotification.objects.filter(user=ada, event=told[0]).exists()
 
 
 def test_a_failed_rotation_is_told_and_told_again_after_it_was_dealt_with_and_fails_anew(

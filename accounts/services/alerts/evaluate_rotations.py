@@ -40,7 +40,7 @@ def rotation_grace(params, inputs: AlertInputs, states):
             ),
             body=(
                 "Whatever still uses the old key stops working when the grace period ends: "
-                "switch it to the new key first."
+                "switch it to the new key first, or extend the grace period on the key's page."
             ),
             facts={
                 "rotation_id": rotation.pk,
