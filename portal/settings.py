@@ -286,6 +286,9 @@ PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 PORTAL_WEBHOOK_TIMEOUT = env_float("PORTAL_WEBHOOK_TIMEOUT", 10)
 # Webhook URLs must be https://, except in development (receivers on this machine).
 PORTAL_WEBHOOK_ALLOW_HTTP = env_bool("PORTAL_WEBHOOK_ALLOW_HTTP", DEBUG)
+# A PEM file of the certificate authorities webhook receivers may be signed by (alerts and the
+# rotation schedules' webhook sinks), for receivers behind a private CA; empty: certifi's.
+PORTAL_WEBHOOK_CA_BUNDLE = env_str("PORTAL_WEBHOOK_CA_BUNDLE", "")
 
 # --- Sessions -----------------------------------------------------------------------------------
 # In the database, keyed by a hash of the session key (accounts/sessions.py).

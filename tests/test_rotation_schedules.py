@@ -4,6 +4,7 @@ operating system; the keys live in the sandbox, reached over HTTP."""
 
 import json
 import os
+import re
 import stat
 import sys
 import threading
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Rotation, RotationSchedule
+from accounts.presentation.audit import audit_sentence
 from accounts.roles import FINANCE
 from accounts.services.audit import audit_context_for_command
 from accounts.services.members import member_role_change
@@ -33,7 +35,7 @@ from accounts.services.rotation_schedules import (
     SCHEDULE_GRACE,
     rotate_due,
 )
-from accounts.services.secret_sinks import sink_target
+from accounts.services.secret_sinks import sink_signing_secret, sink_target
 from tests.fixtures.audit import postgres_only
 from tests.fixtures.rotation import run_rotate_due, set_schedule
 
@@ -145,6 +147,86 @@ def test_a_sink_that_fails_aborts_the_rotation_and_leaves_the_old_key_alone(
     assert AuditEvent.objects.filter(action="key.rotation.aborted").exists()
     assert _chain_intact()
     assert all(inference_key.secret not in message for message in caplog.messages)
+
+
+def _signing_secret(set_output: str) -> str:
+    return re.search(r"(whsec_\S+)", set_output).group(1)
+
+
+def test_a_webhook_sink_gets_the_secret_signed_over_https_and_nothing_keeps_it(
+    key_manager, inference_key, https_webhook_receiver, authenticates, caplog
+):
+    receiver = https_webhook_receiver
+    receiver.secret = _signing_secret(set_schedule(inference_key.id, webhook=receiver.url))
+
+    out, err = run_rotate_due()
+
+    assert "1 key(s) rotated" in out, err
+    [received] = receiver.received
+    assert received.signature_ok and received.fresh
+    assert received.headers["x-portal-event"] == "key.rotated"
+    body = received.json
+    rotation = Rotation.objects.get()
+    assert body["key"]["id"] == rotation.new_key_id and body["rotation"] == rotation.pk
+    assert body["replaces"] == {"id": inference_key.id, "last6": inference_key.last6}
+    assert body["old_key_retires_at"] == rotation.retire_at.isoformat()
+    secret = body["key"]["secret"]
+    assert authenticates(secret) and authenticates(inference_key.secret)  # in grace
+    delivered = AuditEvent.objects.get(action="key.rotation.secret_delivered")
+    assert delivered.outcome == "succeeded" and delivered.details["sink"] == "webhook"
+    assert "to the rotation schedule's webhook" in audit_sentence(delivered)
+    scheduled = AuditEvent.objects.get(action="key.rotation.schedule_set")
+    assert "the new secret to a webhook" in audit_sentence(scheduled)
+    stored = _everything_stored()
+    assert secret not in stored and receiver.secret not in stored
+    assert receiver.url not in stored and "very-secret-path" not in stored
+    assert all(secret not in m and "very-secret-path" not in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize(
+    ("answer", "trusted", "said"),
+    [(500, True, "answered 500"), (200, False, "the TLS handshake failed")],
+)
+def test_a_webhook_sink_that_fails_or_is_not_trusted_aborts_the_rotation(
+    settings,
+    key_manager,
+    inference_key,
+    https_webhook_receiver,
+    authenticates,
+    answer,
+    trusted,
+    said,
+):
+    set_schedule(inference_key.id, webhook=https_webhook_receiver.url)
+    https_webhook_receiver.answer(answer)
+    if not trusted:
+        settings.PORTAL_WEBHOOK_CA_BUNDLE = ""  # certifi's authorities know no test CA
+
+    out, err = run_rotate_due()
+
+    assert "0 key(s) rotated, 1 not" in out and said in err
+    assert "very-secret-path" not in err  # a webhook's URL is a credential too
+    assert Rotation.objects.get().state == State.ABORTED
+    assert authenticates(inference_key.secret)
+    assert said in RotationSchedule.objects.get().last_error
+
+
+def test_a_webhook_sink_must_be_https_and_keeps_its_signing_secret_while_its_url_does(
+    key_manager, inference_key, https_webhook_receiver
+):
+    plain = https_webhook_receiver.url.replace("https://", "http://")
+    with pytest.raises(CommandError, match="must be an https:// URL"):
+        set_schedule(inference_key.id, webhook=plain)
+
+    first = _signing_secret(set_schedule(inference_key.id, webhook=https_webhook_receiver.url))
+    again = set_schedule(inference_key.id, webhook=https_webhook_receiver.url, every="60d")
+    assert "whsec_" not in again  # the receiver's secret still holds
+    assert sink_signing_secret(RotationSchedule.objects.get()) == first
+    moved = set_schedule(inference_key.id, webhook=https_webhook_receiver.url + "/v2")
+    assert _signing_secret(moved) not in (first, "")
+    listed = StringIO()
+    call_command("rotation_schedule", "list", stdout=listed)
+    assert "whsec_" not in listed.getvalue() and "very-secret-path" not in listed.getvalue()
 
 
 def test_a_replacement_nobody_received_can_only_be_aborted(

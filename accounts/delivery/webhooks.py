@@ -1,4 +1,5 @@
-"""POST a JSON body to an alert channel's webhook: Slack, Microsoft Teams or a generic receiver.
+"""POST a JSON body to a webhook: an alert channel's (Slack, Microsoft Teams or a generic
+receiver), or a rotation schedule's secret sink.
 
 This module and accounts/venice/ are the only ones that import `requests` (DESIGN.md). It knows
 HTTP, not Django models: the alert services build the body and headers, this sends them once
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
 USER_AGENT = "venice-account-portal/0.1 (alerts)"
 SIGNATURE_HEADER = "X-Portal-Signature"
+SIGNING_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,11 @@ class _HideWebhookPaths(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_HideWebhookPaths())
 
 
+def new_signing_secret() -> str:
+    """A webhook's signing secret: shown once to whoever sets the receiver up."""
+    return SIGNING_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
 def sign(secret: str, body: bytes) -> str:
     """The X-Portal-Signature value: HMAC-SHA256 of the exact body bytes, hex, prefixed."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -81,8 +89,10 @@ def post_webhook(
     *,
     headers: dict[str, str] | None = None,
     read_timeout: float = READ_TIMEOUT,
+    ca_bundle: str = "",
 ) -> WebhookResult:
-    """Send `body` (JSON bytes) once; 2xx is success, anything else a failure with its status."""
+    """Send `body` (JSON bytes) once; 2xx is success, anything else a failure with its status.
+    `ca_bundle`: a PEM file of the authorities to trust instead of certifi's."""
     session = requests.Session()
     session.trust_env = False
     session.cookies.set_policy(_NoCookies())
@@ -100,6 +110,7 @@ def post_webhook(
             headers=sent_headers,
             timeout=(CONNECT_TIMEOUT, read_timeout),
             allow_redirects=False,
+            verify=ca_bundle or True,
             stream=True,  # the answer's body is not needed: never read a large one
         )
     except requests.ConnectTimeout:

@@ -235,15 +235,17 @@ class RotationSchedule(models.Model):
     """ "Rotate this key every N days": `rotate_due` (cron, hourly) starts its rotations.
 
     The new secret goes to the schedule's sink without a person: a file (written 0600,
-    atomically), or a command that reads it on standard input. The sink's target is set by
-    the operator (`manage.py rotation_schedule`), never from the web: a command to run, or a
-    path to write, is the server's business. It is stored encrypted, as is anything that
-    could point at where secrets go. The schedule follows its key: after each rotation it
-    names the replacement."""
+    atomically), a command that reads it on standard input, or an HTTPS webhook that gets it
+    in a signed body. The sink's target is set by the operator (`manage.py
+    rotation_schedule`), never from the web: a command to run, a path to write or a URL to
+    send secrets to is the server's business. It is stored encrypted, as is anything that
+    could point at where secrets go, and so is a webhook's signing secret (sent again each
+    rotation). The schedule follows its key: after each rotation it names the replacement."""
 
     class Sink(models.TextChoices):
         FILE = "file", "A file"
         COMMAND = "command", "A command, on its standard input"
+        WEBHOOK = "webhook", "A webhook, over HTTPS, signed"
 
     key_id = models.CharField(max_length=64, unique=True)
     key_description = models.CharField(max_length=64, blank=True)
@@ -253,6 +255,7 @@ class RotationSchedule(models.Model):
     quiet_period = models.DurationField(default=timedelta(hours=1))
     sink = models.CharField(max_length=16, choices=Sink.choices)
     sink_target_encrypted = models.TextField()
+    sink_secret_encrypted = models.TextField(blank=True)  # a webhook sink's signing secret
     next_due_at = models.DateTimeField(db_index=True)
     last_rotated_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -270,7 +273,8 @@ class RotationSchedule(models.Model):
         ordering = ["next_due_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(sink__in=["file", "command"]), name="rotation_schedule_sink_valid"
+                condition=Q(sink__in=["file", "command", "webhook"]),
+                name="rotation_schedule_sink_valid",
             ),
         ]
 

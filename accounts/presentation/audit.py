@@ -241,7 +241,7 @@ def _finished_early(event: AuditEvent) -> str:
     )
 
 
-SINKS = {"file": "a file", "command": "a command"}
+SINKS = {"file": "a file", "command": "a command", "webhook": "a webhook"}
 
 
 def _delivered(event: AuditEvent) -> str:

@@ -620,7 +620,7 @@ def _deliver_secret(
         },
     ):
         try:
-            secret_sinks.deliver(schedule, secret)
+            secret_sinks.deliver(schedule, secret, rotation=rotation)
         except secret_sinks.SinkError as failure:
             raise SecretNotDelivered(failure.message) from None
     _save(rotation, secret_delivered_at=timezone.now())

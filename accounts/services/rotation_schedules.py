@@ -6,9 +6,10 @@ secret to its sink (services/secret_sinks.py) before the old key is touched. Aft
 rotation the schedule follows the key: it names the replacement, due again `every` later.
 
 Schedules are set by an operator with `manage.py rotation_schedule`, never from the web:
-where a secret is written, or which command receives it, is the server's business. Each
-change is an audit record; the sink's target is stored encrypted and audited only as a
-fingerprint.
+where a secret is written, which command or webhook receives it, is the server's business.
+Each change is an audit record; the sink's target is stored encrypted and audited only as a
+fingerprint. A webhook sink gets a signing secret of its own, shown once to the operator who
+sets the schedule and kept while the webhook's URL stays the same.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import crypto
+from accounts.delivery.webhooks import new_signing_secret
 from accounts.models import AuditAction, AuditEvent, Rotation, RotationSchedule
 from accounts.services.audit import AuditContext, audit_context_for_command, audit_log
 from accounts.services.policies import ApprovalRequired, PolicyForbids
@@ -35,7 +38,7 @@ from accounts.services.rotation import (
     may_rotate,
     rotation_start,
 )
-from accounts.services.secret_sinks import sink_target
+from accounts.services.secret_sinks import sink_signing_secret, sink_target
 from accounts.venice import VeniceError, get_client
 
 Grace = Rotation.Grace
@@ -57,6 +60,9 @@ SCHEDULE_FILE_NOT_ABSOLUTE = "The sink's file must be an absolute path."
 SCHEDULE_FILE_NO_DIRECTORY = "The sink's directory {directory} does not exist."
 SCHEDULE_COMMAND_EMPTY = "The sink's command is empty."
 SCHEDULE_COMMAND_NOT_FOUND = "The sink's command {program!r} was not found."
+SCHEDULE_WEBHOOK_NOT_HTTPS = (
+    "The sink's webhook must be an https:// URL with a host: a secret never travels in clear."
+)
 SCHEDULE_NONE = "This key has no rotation schedule."
 RUN_OWNER_GONE = (
     "The schedule's owner {owner} is no longer an active member who may rotate this key: "
@@ -69,6 +75,13 @@ class ScheduleError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+@dataclass(frozen=True)
+class ScheduleSaved:
+    schedule: RotationSchedule
+    # A webhook sink's signing secret when it is new (to be shown once), else "".
+    new_signing_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ def schedule_set(
     finish_when_quiet: bool = False,
     quiet_period: timedelta = timedelta(hours=1),
     first_due_at: datetime | None = None,
-) -> RotationSchedule:
+) -> ScheduleSaved:
     """Create or change the schedule of a key, owned by the context's user.
 
     Raises ScheduleError, naming what is wrong, before anything is saved."""
@@ -121,13 +134,19 @@ def schedule_set(
         "quiet_period": quiet_period,
         "sink": sink,
         "sink_target_encrypted": crypto.encrypt(target),
+        "sink_secret_encrypted": "",
         "next_due_at": first_due_at or now + every,
         "owner": owner,
         "owner_username": context.username,
         "last_error": "",
     }
+    new_secret = ""
     with transaction.atomic():
         before = RotationSchedule.objects.select_for_update().filter(key_id=key.id).first()
+        if sink == Sink.WEBHOOK:
+            kept = _kept_signing_secret(before, target)
+            new_secret = "" if kept else new_signing_secret()
+            fields["sink_secret_encrypted"] = kept or crypto.encrypt(new_secret)
         schedule, _ = RotationSchedule.objects.update_or_create(key_id=key.id, defaults=fields)
         audit_log(
             context,
@@ -136,7 +155,17 @@ def schedule_set(
             changes=_changes(before, schedule, target),
             details=_audited(schedule, target),
         )
-    return schedule
+    return ScheduleSaved(schedule=schedule, new_signing_secret=new_secret)
+
+
+def _kept_signing_secret(before: RotationSchedule | None, url: str) -> str:
+    """The encrypted signing secret of the same webhook, so that changing a schedule's period
+    does not break its receiver; "" when the webhook is new (or its secret unreadable)."""
+    if before is None or before.sink != Sink.WEBHOOK or not before.sink_secret_encrypted:
+        return ""
+    if sink_target(before) != url or not sink_signing_secret(before):
+        return ""
+    return before.sink_secret_encrypted
 
 
 def schedule_remove(*, context: AuditContext, key_id: str) -> None:
@@ -253,6 +282,11 @@ def _check_target(sink: str, target: str) -> None:
             raise ScheduleError(SCHEDULE_FILE_NOT_ABSOLUTE)
         if not path.parent.is_dir():
             raise ScheduleError(SCHEDULE_FILE_NO_DIRECTORY.format(directory=path.parent))
+        return
+    if sink == Sink.WEBHOOK:
+        url = urlsplit(target)
+        if url.scheme != "https" or not url.hostname:
+            raise ScheduleError(SCHEDULE_WEBHOOK_NOT_HTTPS)
         return
     argv = shlex.split(target)
     if not argv:

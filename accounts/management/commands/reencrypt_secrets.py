@@ -28,7 +28,9 @@ class Command(BaseCommand):
                 )
             for schedule in RotationSchedule.objects.select_for_update():
                 self._rewrite_fields(
-                    schedule, ("sink_target_encrypted",), f"Rotation schedule {schedule.pk}"
+                    schedule,
+                    ("sink_target_encrypted", "sink_secret_encrypted"),
+                    f"Rotation schedule {schedule.pk}",
                 )
             for authenticator in Authenticator.objects.select_for_update():
                 self._rewrite_authenticator(authenticator)

@@ -43,6 +43,12 @@ class Command(BaseCommand):
             help="Run COMMAND (no shell) with the new secret on its standard input; a non-zero "
             "exit aborts the rotation and leaves the old key as it was.",
         )
+        sink.add_argument(
+            "--webhook",
+            metavar="URL",
+            help="POST the new secret to URL (https:// only) in a body signed with a secret "
+            "shown once here; an answer other than 2xx aborts the rotation.",
+        )
         set_.add_argument(
             "--finish-when-quiet",
             action="store_true",
@@ -68,15 +74,14 @@ class Command(BaseCommand):
                 schedule_remove(context=context, key_id=options["key_id"])
                 self.stdout.write(f"Removed the schedule of {options['key_id']}.")
                 return
-            schedule = schedule_set(
+            sink, target = _sink(options)
+            saved = schedule_set(
                 context=context,
                 key_id=options["key_id"],
                 every=_duration(options["every"]),
                 grace=options["grace"],
-                sink=RotationSchedule.Sink.FILE
-                if options["file"]
-                else RotationSchedule.Sink.COMMAND,
-                target=options["file"] or options["command"],
+                sink=sink,
+                target=target,
                 finish_when_quiet=options["finish_when_quiet"],
                 quiet_period=_duration(options["quiet_period"]),
                 first_due_at=_moment(options["first_due"]),
@@ -85,10 +90,16 @@ class Command(BaseCommand):
             raise CommandError(error.message) from None
         except VeniceError as error:
             raise CommandError(error.user_message) from None
+        schedule = saved.schedule
         self.stdout.write(
             f"{schedule.key_id} rotates every {span(schedule.every)} as "
             f"{schedule.owner_username}; next on {schedule.next_due_at:%Y-%m-%d %H:%M} UTC."
         )
+        if saved.new_signing_secret:
+            self.stdout.write(
+                "The webhook's signing secret, shown only now (put it in the receiver; it "
+                f"checks X-Portal-Signature with it): {saved.new_signing_secret}"
+            )
 
     def _list(self):
         schedules = RotationSchedule.objects.order_by("next_due_at")
@@ -104,6 +115,15 @@ class Command(BaseCommand):
             )
         if not schedules:
             self.stdout.write("No rotation schedules.")
+
+
+def _sink(options) -> tuple[str, str]:
+    Sink = RotationSchedule.Sink
+    if options["file"]:
+        return Sink.FILE, options["file"]
+    if options["webhook"]:
+        return Sink.WEBHOOK, options["webhook"]
+    return Sink.COMMAND, options["command"]
 
 
 def _duration(text: str):

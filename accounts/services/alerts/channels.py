@@ -9,7 +9,6 @@ are audit records; a webhook that answers 410 Gone is switched off, with a notic
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.delivery.webhooks import new_signing_secret
 from accounts.models import (
     AlertChannel,
     AlertEvent,
@@ -34,7 +34,6 @@ from accounts.roles import ADMINISTRATOR
 from accounts.services.alerts.kinds import may_delete_channel, may_manage_channels
 from accounts.services.audit import AuditContext, audit_log
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 CHANNELS_REFUSED = "Your role may not manage alert channels."
 CHANNEL_DELETE_REFUSED = "Only an Administrator or whoever added this channel may delete it."
 URL_REQUIRED = "Give the webhook's URL."
@@ -140,7 +139,7 @@ def alert_channel_create(
         channel.url_host = webhook_host(url)
         channel.set_url(url.strip())
         if kind == ChannelKind.WEBHOOK:
-            signing_secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+            signing_secret = new_signing_secret()
             channel.set_signing_secret(signing_secret)
     if not channel.name:
         channel.name = channel.where[:80] or channel.get_kind_display()

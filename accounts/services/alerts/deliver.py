@@ -223,7 +223,13 @@ def _send_webhook(delivery: AlertDelivery, channel: AlertChannel) -> _Outcome:
     }
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
-    result = post_webhook(url, body, headers=headers, read_timeout=settings.PORTAL_WEBHOOK_TIMEOUT)
+    result = post_webhook(
+        url,
+        body,
+        headers=headers,
+        read_timeout=settings.PORTAL_WEBHOOK_TIMEOUT,
+        ca_bundle=settings.PORTAL_WEBHOOK_CA_BUNDLE,
+    )
     if not result.ok:
         # The channel's name, never its URL.
         logger.warning("Alert webhook %s (%s): %s", delivery.pk, channel.name, result.error)
