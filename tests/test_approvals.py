@@ -12,7 +12,8 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEvent, ChangeRequest
+from accounts.models import AlertNotification, AuditEvent, ChangeRequest
+from accounts.selectors.alerts import alert_log_page, alert_unread_count
 from accounts.services.approvals import (
     NOT_PENDING,
     OWN_REQUEST,
@@ -284,3 +285,38 @@ def test_two_administrators_approving_at_once_make_the_change_exactly_once(
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert AuditEvent.objects.filter(action="change.executed").count() == 1
     assert AuditEvent.objects.filter(action="change.approved").count() == 1
+
+
+def test_approvers_are_told_in_the_portal_and_by_email_and_the_requester_hears_back(
+    client, settings, key_manager, admin_user, second_admin, finance_user, production_key,
+    smtp_server,
+):  # fmt: skip
+    settings.PORTAL_BASE_URL = "https://portal.example.com"
+    for user in (admin_user, second_admin):
+        user.email = f"{user.username}@example.com"
+        user.save(update_fields=["email"])
+    client.force_login(key_manager)
+    change = ask_to_delete(client, production_key)
+    page = reverse("approvals:detail", args=[change.pk])
+
+    title = f"Approval needed: kim asks to delete a key “{production_key.description}”"
+    for approver in (admin_user, second_admin):
+        [notice] = AlertNotification.objects.filter(user=approver)
+        assert (notice.event.title, notice.event.link) == (title, page)
+        email = smtp_server.only_message_to(approver.email)
+        assert title in email["Subject"]
+        assert f"https://portal.example.com{page}" in smtp_server.body(email)
+    assert not AlertNotification.objects.filter(user=key_manager).exists()
+    client.force_login(admin_user)
+    assert alert_unread_count(admin_user) == 1
+    assert 'class="bell__count"' in client.get(reverse("dashboard")).content.decode()
+    # Others' requests are the approvers' business, not everyone's who reads alerts.
+    assert alert_log_page(finance_user).events == []
+    assert [event.title for event in alert_log_page(admin_user).events] == [title]
+
+    client.post(reverse("approvals:approve", args=[change.pk]), {"comment": "ok"})
+
+    [heard] = AlertNotification.objects.filter(user=key_manager)
+    assert heard.event.title.startswith("Your request to delete a key “")
+    assert "approved and made" in heard.event.body and heard.event.link == page
+    assert [event.title for event in alert_log_page(key_manager).events] == [heard.event.title]

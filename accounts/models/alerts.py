@@ -37,6 +37,7 @@ class AlertSystemKind(models.TextChoices):
     VENICE_UNAVAILABLE = "venice_unavailable", "Venice could not be read"
     CHANNEL_DISABLED = "channel_disabled", "Channel switched off"
     TEST = "test", "Test message"
+    APPROVAL = "approval", "Change request"
 
 
 class AlertSeverity(models.TextChoices):

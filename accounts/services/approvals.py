@@ -23,15 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome, ChangeRequest
-from accounts.roles import ADMINISTRATOR, Ability
+from accounts.roles import Ability
+from accounts.services.approval_notices import tell_approvers, tell_requester
 from accounts.services.audit import AuditContext, audit_log
 from accounts.services.policies import PolicyHit
 from accounts.venice import (
@@ -128,7 +126,7 @@ def change_request_create(
                 "payload": payload,
             },
         )
-    _tell_approvers(request)
+    tell_approvers(request)
     return request
 
 
@@ -142,7 +140,7 @@ def change_request_approve(
     request = _decide(context, request_id, State.APPROVED, AuditAction.CHANGE_APPROVED, comment)
     if request.action in (Action.UPDATE, Action.DELETE):
         return _execute(context, request)
-    _tell_requester(request, "approved: open it to make the change")
+    tell_requester(request, "approved: open it to make the change")
     return RequestOutcome(request=request)
 
 
@@ -150,7 +148,7 @@ def change_request_reject(
     *, context: AuditContext, request_id: int, comment: str = ""
 ) -> ChangeRequest:
     request = _decide(context, request_id, State.REJECTED, AuditAction.CHANGE_REJECTED, comment)
-    _tell_requester(request, "rejected")
+    tell_requester(request, "rejected")
     return request
 
 
@@ -334,7 +332,7 @@ def _execute(context: AuditContext, request: ChangeRequest) -> RequestOutcome:
             outcome=AuditOutcome.FAILED,
             error=outcome.error,
         )
-        _tell_requester(request, f"failed: {outcome.error}")
+        tell_requester(request, f"failed: {outcome.error}")
         return outcome
     result_key = outcome.key.id if outcome.key else request.key_id
     _move(
@@ -353,7 +351,7 @@ def _execute(context: AuditContext, request: ChangeRequest) -> RequestOutcome:
         details=_request_details(request),
     )
     if request.action in (Action.UPDATE, Action.DELETE):
-        _tell_requester(request, "approved and made")
+        tell_requester(request, "approved and made")
     return outcome
 
 
@@ -444,46 +442,6 @@ def _request_details(request: ChangeRequest) -> dict:
         "requested_by": request.requested_by_username,
         **({"decided_by": request.decided_by_username} if request.decided_by_username else {}),
     }
-
-
-def _tell_approvers(request: ChangeRequest) -> None:
-    admins = (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name=ADMINISTRATOR)
-        .exclude(pk=request.requested_by_id)
-        .exclude(email="")
-    )
-    _email(
-        [admin.email for admin in admins],
-        f"Approval needed: {request.get_action_display().lower()} “{request.key_description}”",
-        f"{request.requested_by_username} asks to {request.get_action_display().lower()} "
-        f"“{request.key_description}”.\n\nWhy: {request.reason}\n\nPolicies: "
-        f"{'; '.join(request.policies)}\n\nApprove or reject it (within 24 hours) at "
-        f"{reverse('approvals:detail', args=[request.pk])} on the portal.",
-    )
-
-
-def _tell_requester(request: ChangeRequest, what: str) -> None:
-    requester = request.requested_by
-    if requester is None or not requester.email:
-        return
-    _email(
-        [requester.email],
-        f"Your change request {request.pk} was {what.split(':')[0]}",
-        f"Your request to {request.get_action_display().lower()} “{request.key_description}” "
-        f"was {what}.\n\nSee {reverse('approvals:detail', args=[request.pk])} on the portal.",
-    )
-
-
-def _email(recipients: list[str], subject: str, body: str) -> None:
-    if not recipients:
-        return
-    from django.conf import settings
-
-    try:
-        send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, recipients)
-    except (OSError, ValueError) as failure:
-        logger.warning("An approval email could not be sent: %s", type(failure).__name__)
 
 
 def _text(value) -> str | None:

@@ -124,6 +124,9 @@ def may_read_kind(user, kind: str) -> bool:
     who sees alerts)."""
     if not user.has_perm(Ability.VIEW_ALERTS.permission):
         return False
+    if kind == AlertSystemKind.APPROVAL:
+        # Others' change requests are the approvers'; a requester sees their own notices.
+        return user.has_perm(Ability.APPROVE_CHANGES.permission)
     if kind in SYSTEM_KINDS:
         return True
     groups = kind_groups(kind)
