@@ -46,6 +46,12 @@ OPERATIONS = [
     ("post", "/approvals/999999/approve", {}, {ADMINISTRATOR}),
     ("post", "/approvals/999999/reject", {}, {ADMINISTRATOR}),
     ("post", "/approvals/999999/make", None, REQUEST_VIEWERS),
+    # Everyone reads alert rules (each kind its readers); balance rules are Finance's too.
+    ("get", "/alerts/rules", None, ALL),
+    ("get", "/alerts/rules/999999", None, ALL),
+    ("post", "/alerts/rules", {"kind": "balance_below", "params": {"amount": "-1"}}, BILLING),
+    ("patch", "/alerts/rules/999999", {"enabled": False}, ALL),
+    ("delete", "/alerts/rules/999999", None, ALL),
 ]
 
 
@@ -110,6 +116,7 @@ def test_every_operation_of_the_openapi_document_is_in_the_matrix(client):
             .replace("/rotations/999999", "/rotations/{rotation_id}")
             .replace("/audit/999999", "/audit/{record_id}")
             .replace("/approvals/999999", "/approvals/{request_id}")
+            .replace("/alerts/rules/999999", "/alerts/rules/{rule_id}")
         )
 
     assert documented == {(method, template(path)) for method, path, _, _ in OPERATIONS}

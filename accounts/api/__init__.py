@@ -1,5 +1,6 @@
-"""The portal API, /api/v1/ (django-ninja): the key, rotation, usage, audit and approval
-operations of the pages, for automation, over the same services, roles, policies and audit.
+"""The portal API, /api/v1/ (django-ninja): the key, rotation, usage, audit, approval and
+alert-rule operations of the pages, for automation, over the same services, roles, policies
+and audit.
 
 Authenticated by personal access tokens (accounts/services/tokens.py), rate-limited per
 token; errors in one JSON shape (errors.py); the OpenAPI document at /api/v1/openapi.json and
@@ -10,7 +11,7 @@ their annotations at runtime."""
 
 from ninja import NinjaAPI
 
-from accounts.api import approvals, audit, errors, keys, rotations, usage
+from accounts.api import alerts, approvals, audit, errors, keys, rotations, usage
 from accounts.api.auth import TokenAuth, TokenRateThrottle
 
 api = NinjaAPI(
@@ -27,5 +28,5 @@ api = NinjaAPI(
     throttle=[TokenRateThrottle()],
 )
 errors.install(api)
-for module in (keys, rotations, usage, audit, approvals):
+for module in (keys, rotations, usage, audit, approvals, alerts):
     api.add_router("", module.router)
