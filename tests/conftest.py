@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.approvals",
     "tests.fixtures.servers",
+    "tests.fixtures.pgcluster",
 ]
 
 
