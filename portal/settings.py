@@ -282,6 +282,12 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # key derived from DJANGO_SECRET_KEY (so changing that one makes second factors unreadable).
 PORTAL_ENCRYPTION_KEY = env_secret("PORTAL_ENCRYPTION_KEY")
 
+# --- The audit log ------------------------------------------------------------------------------
+# Signs verify_audit's checkpoints (HMAC-SHA256), so the daily check reads only new records and a
+# rewrite of old ones plus the checkpoints is still found. Keep it out of the database and its
+# backups (a secret store, the service's environment). Unset: every run walks the whole chain.
+AUDIT_CHECKPOINT_KEY = env_secret("AUDIT_CHECKPOINT_KEY")
+
 # --- The portal API ---------------------------------------------------------------------------
 # Requests per API token (django-ninja's throttling, counted in the cache): "N/s|min|hour|day".
 PORTAL_API_RATE_LIMIT = env_str("PORTAL_API_RATE_LIMIT", "120/min")

@@ -18,9 +18,13 @@ from accounts.models.audit import (
     AuditEvent,
     AuditEventQuerySet,
     AuditOutcome,
+    canonical_record,
+    canonical_text,
+    chain_hash,
     normalise_json,
     without_zone_id,
 )
+from accounts.models.audit_checkpoint import AuditCheckpoint
 from accounts.models.members import Invitation, InvitationState
 from accounts.models.policies import ChangeRequest, ChangeRequestState, KeyPolicy
 from accounts.models.preferences import (
@@ -60,6 +64,7 @@ __all__ = [
     "AppendOnlyError",
     "AuditAction",
     "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditOutcome",
@@ -74,6 +79,9 @@ __all__ = [
     "RotationGrace",
     "RotationSchedule",
     "RotationState",
+    "canonical_record",
+    "canonical_text",
+    "chain_hash",
     "normalise_json",
     "without_zone_id",
 ]
