@@ -10,6 +10,8 @@ sealed with: no model instances, so a million records stay a matter of seconds.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -172,3 +174,57 @@ def _chain_head() -> tuple[int, str]:
     """The last sealed record's (sequence, hash), as AuditChainHead holds it."""
     head = AuditChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
     return head or (0, GENESIS_HASH)
+
+
+# --- the chain as a file (docs/audit-format.md) -----------------------------------------------
+
+
+def audit_chain_line(event: dict) -> str:
+    """One sealed record as a line of the JSON Lines export: its hash, the previous hash and
+    its canonical content, serialised exactly as the hash was computed (ASCII, keys sorted,
+    no spaces), so the line is its own canonical form."""
+    payload = {
+        "hash": event["hash"],
+        "previous_hash": event["previous_hash"],
+        "record": canonical_record(event),
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+@dataclass(frozen=True)
+class ChainExport:
+    after: int  # the file starts after this sequence
+    previous_hash: str  # the hash its first record links to (that of record `after`)
+    head_sequence: int  # it ends with this record...
+    head_hash: str  # ...whose hash this is
+    lines: Iterator[str]
+
+
+def audit_chain_export(*, after: int = 0, chunk: int = 2000) -> ChainExport:
+    """The sealed records after sequence `after`, up to the chain's head as it stands now, as
+    JSON Lines in sequence order, read in chunks as the caller consumes them."""
+    head_sequence, head_hash = _chain_head()
+    after = max(0, min(after, head_sequence))
+    if after:
+        previous = AuditEvent.objects.filter(sequence=after).values_list("hash", flat=True)
+        previous_hash = previous.first() or ""
+    else:
+        previous_hash = GENESIS_HASH
+    if head_sequence == after:
+        head_hash = previous_hash
+
+    def lines() -> Iterator[str]:
+        events = (
+            AuditEvent.objects.filter(sequence__isnull=False, sequence__lte=head_sequence)
+            .order_by("sequence")
+            .values(*_COLUMNS)
+        )
+        last = after
+        while True:
+            batch = list(events.filter(sequence__gt=last)[:chunk])
+            yield "".join(audit_chain_line(event) for event in batch)
+            if len(batch) < chunk:
+                return
+            last = batch[-1]["sequence"]
+
+    return ChainExport(after, previous_hash, head_sequence, head_hash, lines())
