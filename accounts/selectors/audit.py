@@ -238,6 +238,19 @@ def audit_unrecorded_keys(keys: Iterable) -> list:
     return [key for key in keys if key.id not in known]
 
 
+def audit_keys_made_only_by_rotation_attempt(keys: Iterable, *, rotation_id: int) -> list:
+    """The keys (APIKey) that no record names but a replacement_created record of this
+    rotation: made by an attempt whose worker died after Venice answered (the record was
+    finished by the dying worker's key note or by reconcile_audit), so the rotation never
+    took them as its replacement and nobody has their secret."""
+    keys = list(keys)
+    named = AuditEvent.objects.filter(key_id__in=[key.id for key in keys])
+    attempt = Q(action=AuditAction.ROTATION_REPLACEMENT_CREATED, details__rotation=rotation_id)
+    mine = set(named.filter(attempt).values_list("key_id", flat=True))
+    elsewhere = set(named.exclude(attempt).values_list("key_id", flat=True))
+    return [key for key in keys if key.id in mine and key.id not in elsewhere]
+
+
 def audit_key_ids_with_lost_secret(key_ids: Iterable[str] | None = None) -> set[str]:
     """Keys recorded as created whose one-time secret never reached anyone (a create that
     timed out after sending, found afterwards): the key pages flag them for rotation."""
