@@ -154,3 +154,14 @@ def test_without_a_key_every_run_reads_everything_and_signs_nothing(settings):
 
 def test_the_key_is_never_stored(verified, database_text):
     assert KEY not in database_text()
+
+
+def test_after_a_change_of_key_full_signs_a_checkpoint_again(verified, settings):
+    settings.AUDIT_CHECKPOINT_KEY = "the new key, after a rotation of secrets"
+    with pytest.raises(CommandError, match="is not signed with AUDIT_CHECKPOINT_KEY"):
+        verify()
+    output = verify("--full")
+    assert "is not signed with AUDIT_CHECKPOINT_KEY (the key changed" in output
+    assert "Audit chain intact: 5 records." in output
+    AuditEventFactory()
+    assert "Audit chain intact: 1 records after the checkpoint at sequence 5." in verify()

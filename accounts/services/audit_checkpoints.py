@@ -10,7 +10,8 @@ Without the key nothing is signed and every run walks the whole chain.
 The newest checkpoint must verify. One whose signature does not hold (written or edited by
 someone without the key) is a finding, reported as a break, and the run walks everything, so
 that a rewrite hidden behind a forged checkpoint is found too. Older checkpoints are not
-consulted: the newest one is what the last run vouched for.
+consulted: the newest one is what the last run vouched for. `full=True` relies on none (it
+reads everything): after a change of key it is how the chain gets a checkpoint again.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ChainCheck:
     checkpoint: AuditCheckpoint | None  # the one made by this run (None: not intact, no key)
     started_from: AuditCheckpoint | None  # the one the run started after
     signed: bool  # whether AUDIT_CHECKPOINT_KEY is set
+    unverifiable: AuditCheckpoint | None = None  # --full: the newest, not signed with the key
 
     @property
     def intact(self) -> bool:
@@ -54,7 +56,11 @@ def audit_chain_check(*, full: bool = False) -> ChainCheck:
     if newest is not None and not newest.signature_holds(key):
         forged, newest = newest, None
     if full:
-        newest = None
+        # Every record is read, so no checkpoint is relied on: an unverifiable one (after a
+        # change of key) is noted, not a break, and this run's checkpoint replaces it.
+        newest, ignored, forged = None, forged, None
+    else:
+        ignored = None
     after = (newest.sequence, newest.hash) if newest is not None else None
     report = audit_chain_verify(after=after)
     if forged is not None:
@@ -68,7 +74,13 @@ def audit_chain_check(*, full: bool = False) -> ChainCheck:
             hash=report.head_hash,
             full=after is None,
         )
-    return ChainCheck(report=report, checkpoint=made, started_from=newest, signed=bool(key))
+    return ChainCheck(
+        report=report,
+        checkpoint=made,
+        started_from=newest,
+        signed=bool(key),
+        unverifiable=ignored,
+    )
 
 
 def audit_checkpoint_make(*, key: str, sequence: int, hash: str, full: bool) -> AuditCheckpoint:  # noqa: A002

@@ -40,6 +40,11 @@ class Command(BaseCommand):
                 f"{report.pending} pending record(s) are not sealed yet "
                 "(reconcile_audit resolves those older than a few minutes)."
             )
+        if check.unverifiable is not None:
+            self.stdout.write(
+                f"The newest checkpoint (#{check.unverifiable.pk}) is not signed with "
+                "AUDIT_CHECKPOINT_KEY (the key changed, or it was forged); every record was read."
+            )
         if not check.signed:
             self.stdout.write(
                 "AUDIT_CHECKPOINT_KEY is not set: every record was checked, and no checkpoint "
