@@ -168,6 +168,9 @@ def test_an_auditor_downloads_the_chain_and_the_export_is_recorded(client, audit
     path = tmp_path / "download.jsonl"
     path.write_bytes(data)
     assert run_tool(path, "--head", response["X-Audit-Head-Hash"]).returncode == 0
+    from accounts.presentation.audit import audit_sentence
+
+    assert audit_sentence(exported).endswith("exported the audit log's hash chain")
 
 
 def test_the_download_starts_after_a_sequence(client, auditor, records):
