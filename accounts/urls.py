@@ -60,6 +60,7 @@ audit_patterns = (
         path("audit/", audit.audit_list, name="list"),
         path("audit/<int:event_id>/", audit.audit_detail, name="detail"),
         path("audit.csv", audit.audit_csv, name="csv"),
+        path("audit.jsonl", audit.audit_jsonl, name="jsonl"),
     ],
     "audit",
 )

@@ -34,6 +34,7 @@ SUITES = {
     "audit_postgres": ("audit", 1200, "audit page over 1,000,000 records, PostgreSQL"),
     "gunicorn_load": ("gunicorn_load", 300, "/keys/ under gunicorn against /healthz"),
     "alerts": ("alerts", 300, "check_alerts with 50 rules over 500 keys"),
+    "soak": ("soak", 600, "gunicorn, PostgreSQL, Redis: 20 sessions × 60 s, then Redis stopped"),
 }
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
@@ -93,7 +94,7 @@ def _run_suite(name: str, workdir: Path, template: Path) -> list[Result]:
 
         child_env["DATABASE_URL"] = f"sqlite:///{sqlite_cache_path()}"
         return _run_child(name, module, timeout, child_env, workdir)
-    if name == "audit_postgres":
+    if name in ("audit_postgres", "soak"):
         return _with_postgres(name, module, timeout, child_env, workdir)
     database = workdir / f"{name}.sqlite3"
     shutil.copyfile(template, database)
@@ -149,7 +150,10 @@ def _stop_group(child: subprocess.Popen) -> None:
 
 def _with_postgres(name, module, timeout, child_env, workdir) -> list[Result]:
     """Run the suite on a database of its own, dropped afterwards whatever happens."""
-    figure = "/audit/ filtered page, 1,000,000 records (PostgreSQL): p95"
+    figure = {
+        "audit_postgres": "/audit/ filtered page, 1,000,000 records (PostgreSQL): p95",
+        "soak": "soak: errors",
+    }[name]
     try:
         import psycopg
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from bench import env
+from bench import audit_verify, audit_worst, env
 from bench.harness import Compare, Result, median, percentile
 
 RECORDS = 1_000_000
@@ -471,7 +471,11 @@ def run() -> list[Result]:
             older_ms.append(seconds * 1000)
     every = page_ms + older_ms
     name = "SQLite" if vendor == "sqlite" else "PostgreSQL"
+    worst = audit_worst.run(client, now=now, name=name)
+    verify = audit_verify.run(name=name)
     return [
+        worst,
+        *verify,
         Result(
             figure=f"/audit/ filtered page, {RECORDS:,} records ({name}): p95",
             value=percentile(every, 95),
@@ -485,5 +489,5 @@ def run() -> list[Result]:
                 f"p95 {percentile(fragment_ms, 95):.1f} ms; slowest {slowest[0]:.0f} ms for "
                 f"{urlencode(slowest[1], doseq=True) or 'no filter'}"
             ),
-        )
+        ),
     ]

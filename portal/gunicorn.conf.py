@@ -64,3 +64,11 @@ def when_ready(server):
             "Set REDIS_URL, or WEB_CONCURRENCY=1 (see docs/deploy.md).",
             workers,
         )
+
+
+def post_worker_init(worker):
+    # The app is loaded (no preload_app: each worker imports it after the fork): freeze what
+    # it allocated so full garbage collections stop re-scanning it (portal/memory.py).
+    from portal.memory import tune_garbage_collector
+
+    tune_garbage_collector()

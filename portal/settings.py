@@ -90,6 +90,13 @@ VENICE_SANDBOX_SEED = int(env_float("VENICE_SANDBOX_SEED", 42))
 VENICE_CONNECT_TIMEOUT = env_float("VENICE_CONNECT_TIMEOUT", 3.05)
 VENICE_READ_TIMEOUT = env_float("VENICE_READ_TIMEOUT", 15)
 VENICE_CACHE_TTL = env_float("VENICE_CACHE_TTL", 30)
+# Worker processes sharing the Venice key, all machines together. While Redis is down each
+# process keeps its own breaker counts and allows the failure budget divided by this, so all
+# of them together still stay under Venice's limit (docs/deploy.md).
+_WORKERS_HERE = env_float("WEB_CONCURRENCY", 2 if env_str("REDIS_URL") else 1)
+VENICE_BREAKER_WORKERS = int(env_float("VENICE_BREAKER_WORKERS", _WORKERS_HERE))
+if VENICE_BREAKER_WORKERS < 1:
+    raise ImproperlyConfigured("VENICE_BREAKER_WORKERS must be at least 1")
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -154,17 +161,33 @@ TEMPLATES = [
     },
 ]
 
+# Connections are kept for a minute and checked before each request reuses one, so a
+# restarted PostgreSQL is picked up by the next request, without restarting the workers.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=60,
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+# Redis is a cache: when it is down its calls are misses (accounts/cache.py), each given at
+# most PORTAL_CACHE_TIMEOUT seconds, and Redis is not asked again for PORTAL_CACHE_RETRY.
+PORTAL_CACHE_TIMEOUT = env_float("PORTAL_CACHE_TIMEOUT", 0.5)
+PORTAL_CACHE_RETRY = env_float("PORTAL_CACHE_RETRY", 5)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "accounts.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": PORTAL_CACHE_TIMEOUT,
+                "socket_timeout": PORTAL_CACHE_TIMEOUT,
+                "RETRY_AFTER": PORTAL_CACHE_RETRY,
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -258,6 +281,12 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # What the portal must read back later (TOTP seeds) is encrypted with this key; without it, a
 # key derived from DJANGO_SECRET_KEY (so changing that one makes second factors unreadable).
 PORTAL_ENCRYPTION_KEY = env_secret("PORTAL_ENCRYPTION_KEY")
+
+# --- The audit log ------------------------------------------------------------------------------
+# Signs verify_audit's checkpoints (HMAC-SHA256), so the daily check reads only new records and a
+# rewrite of old ones plus the checkpoints is still found. Keep it out of the database and its
+# backups (a secret store, the service's environment). Unset: every run walks the whole chain.
+AUDIT_CHECKPOINT_KEY = env_secret("AUDIT_CHECKPOINT_KEY")
 
 # --- The portal API ---------------------------------------------------------------------------
 # Requests per API token (django-ninja's throttling, counted in the cache): "N/s|min|hour|day".

@@ -17,6 +17,9 @@ def _superusers_only(request) -> bool:
 
 admin.site.has_permission = _superusers_only
 
+# The 500 page names the request's id (accounts/views/health.py).
+handler500 = "accounts.views.health.server_error"
+
 urlpatterns = [
     path("api/v1/", api.urls),
     path("accounts/", include("allauth.urls")),

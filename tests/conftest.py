@@ -18,6 +18,8 @@ pytest_plugins = [
     "tests.fixtures.approvals",
     "tests.fixtures.alerts",
     "tests.fixtures.webhooks",
+    "tests.fixtures.servers",
+    "tests.fixtures.pgcluster",
 ]
 
 

@@ -14,7 +14,7 @@ def test_healthz_reports_database_and_sandbox_mode(client, settings):
     settings.VENICE_SANDBOX = True
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "mode": "sandbox"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "mode": "sandbox"}
 
 
 @pytest.mark.django_db

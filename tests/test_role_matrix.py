@@ -153,6 +153,7 @@ ROUTES = [
     ("audit:list", (), AUDIT_READERS),
     ("audit:detail", _an_audit_record, AUDIT_READERS),
     ("audit:csv", (), AUDIT_READERS),
+    ("audit:jsonl", (), AUDIT_READERS),
     ("keys:rotate", (INFERENCE_KEY_ID,), KEY_MANAGERS),
     ("keys:rotate", (ADMIN_KEY_ID,), {ADMINISTRATOR}),
     ("team:list", (), {ADMINISTRATOR}),

@@ -33,9 +33,13 @@ from accounts.models.audit import (
     AuditEvent,
     AuditEventQuerySet,
     AuditOutcome,
+    canonical_record,
+    canonical_text,
+    chain_hash,
     normalise_json,
     without_zone_id,
 )
+from accounts.models.audit_checkpoint import AuditCheckpoint
 from accounts.models.members import Invitation, InvitationState
 from accounts.models.policies import ChangeRequest, ChangeRequestState, KeyPolicy
 from accounts.models.preferences import (
@@ -88,6 +92,7 @@ __all__ = [
     "AppendOnlyError",
     "AuditAction",
     "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditOutcome",
@@ -102,6 +107,9 @@ __all__ = [
     "RotationGrace",
     "RotationSchedule",
     "RotationState",
+    "canonical_record",
+    "canonical_text",
+    "chain_hash",
     "normalise_json",
     "without_zone_id",
 ]

@@ -238,6 +238,64 @@ def _canonical_ip(value: str | None) -> str | None:
         return value
 
 
+# The stored fields a record's hash covers, in docs/audit-format.md's order. Not actor_id (a
+# deleted user's records keep their username snapshot and their hash), not id (records sealed
+# on insert have none yet).
+HASHED_FIELDS = (
+    "sequence",
+    "time",
+    "actor_username",
+    "actor_role",
+    "action",
+    "key_id",
+    "key_description",
+    "key_last6",
+    "changes",
+    "details",
+    "ip",
+    "user_agent",
+    "request_id",
+    "outcome",
+    "error",
+    "completed_at",
+)
+
+
+def canonical_record(values) -> dict:
+    """A record's canonical content, from its stored values (a model or a `.values()` row):
+    times in UTC with microseconds, addresses exploded, integral floats as integers. The
+    one definition the chain, verify_audit and the exports share (docs/audit-format.md)."""
+    return {
+        "v": HASH_VERSION,
+        "sequence": values["sequence"],
+        "time": _utc_iso(values["time"]),
+        "actor_username": values["actor_username"],
+        "actor_role": values["actor_role"],
+        "action": values["action"],
+        "key_id": values["key_id"],
+        "key_description": values["key_description"],
+        "key_last6": values["key_last6"],
+        "changes": _canonical_json(values["changes"] or {}),
+        "details": _canonical_json(values["details"] or {}),
+        "ip": _canonical_ip(values["ip"]),
+        "user_agent": values["user_agent"],
+        "request_id": values["request_id"],
+        "outcome": values["outcome"],
+        "error": values["error"],
+        "completed_at": _utc_iso(values["completed_at"]),
+    }
+
+
+def canonical_text(previous_hash: str, record: dict) -> str:
+    """The exact text a record's hash is the SHA-256 of (ASCII JSON, keys sorted, no spaces)."""
+    payload = {"previous_hash": previous_hash, "record": record}
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def chain_hash(previous_hash: str, record: dict) -> str:
+    return hashlib.sha256(canonical_text(previous_hash, record).encode("ascii")).hexdigest()
+
+
 class AuditEvent(models.Model):
     """One audited action: who, what, which key, when, from where, and how it ended.
 
@@ -300,6 +358,13 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "time", "id"], name="audit_action_time_id"),
             models.Index(fields=["key_id", "time", "id"], name="audit_key_time_id"),
             models.Index(fields=["outcome", "time", "id"], name="audit_outcome_time_id"),
+            # A rare outcome (pending, failed) with an actor or an action: the one-column
+            # indexes read every record of the busiest actor or action to find none
+            # (bench/audit_worst.py: 350 ms on SQLite at 1M; issue 18's 1,885 ms).
+            models.Index(
+                fields=["actor_username", "outcome", "time", "id"], name="audit_actor_outcome"
+            ),
+            models.Index(fields=["action", "outcome", "time", "id"], name="audit_action_outcome"),
             # Drift asks "was key K ever created / deleted here?" for hundreds of keys at once:
             # one index-only seek per key instead of reading each key's whole history.
             models.Index(fields=["key_id", "action", "outcome"], name="audit_key_action_outcome"),
@@ -406,35 +471,12 @@ class AuditEvent(models.Model):
     # --- the hash chain ---------------------------------------------------------------------
 
     def canonical_content(self) -> dict:
-        """Everything the hash covers. Not actor_id (a deleted user's records keep their
-        username snapshot and their hash), not id (sealed-on-insert records have none yet)."""
-        return {
-            "v": HASH_VERSION,
-            "sequence": self.sequence,
-            "time": _utc_iso(self.time),
-            "actor_username": self.actor_username,
-            "actor_role": self.actor_role,
-            "action": self.action,
-            "key_id": self.key_id,
-            "key_description": self.key_description,
-            "key_last6": self.key_last6,
-            "changes": _canonical_json(self.changes or {}),
-            "details": _canonical_json(self.details or {}),
-            "ip": _canonical_ip(self.ip),
-            "user_agent": self.user_agent,
-            "request_id": self.request_id,
-            "outcome": self.outcome,
-            "error": self.error,
-            "completed_at": _utc_iso(self.completed_at),
-        }
+        """Everything the hash covers (see `canonical_record`)."""
+        return canonical_record({name: getattr(self, name) for name in HASHED_FIELDS})
 
     def compute_hash(self, previous_hash: str | None = None) -> str:
-        payload = {
-            "previous_hash": self.previous_hash if previous_hash is None else previous_hash,
-            "record": self.canonical_content(),
-        }
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        previous = self.previous_hash if previous_hash is None else previous_hash
+        return chain_hash(previous, self.canonical_content())
 
     def _seal(self, using: str) -> None:
         """Append to the chain; call inside a transaction (the head stays locked until commit)."""

@@ -283,7 +283,11 @@ def _audit_filters(filters: dict) -> str:
 
 
 def _audit_exported(event: AuditEvent) -> str:
-    return "the audit log" + _audit_filters((event.details or {}).get("filters") or {})
+    details = event.details or {}
+    if details.get("format") == "jsonl":
+        after = details.get("after") or 0
+        return "the audit log's hash chain" + (f" after record {after}" if after else "")
+    return "the audit log" + _audit_filters(details.get("filters") or {})
 
 
 def _usage_exported(event: AuditEvent) -> str:

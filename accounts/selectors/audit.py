@@ -1,4 +1,4 @@
-"""Reading audit records: filtered pages, one key's trail, the chain check, and drift.
+"""Reading audit records: filtered pages, one key's trail, and drift (the chain: audit_chain.py).
 
 Pages walk (time, id) newest first with a keyset cursor ("older than this record"), never an
 OFFSET, so page 20,000 costs what page 1 costs; each filter has an index ending in (time, id)
@@ -22,7 +22,6 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import (
-    GENESIS_HASH,
     AuditAction,
     AuditChainHead,
     AuditEvent,
@@ -239,6 +238,19 @@ def audit_unrecorded_keys(keys: Iterable) -> list:
     return [key for key in keys if key.id not in known]
 
 
+def audit_keys_made_only_by_rotation_attempt(keys: Iterable, *, rotation_id: int) -> list:
+    """The keys (APIKey) that no record names but a replacement_created record of this
+    rotation: made by an attempt whose worker died after Venice answered (the record was
+    finished by the dying worker's key note or by reconcile_audit), so the rotation never
+    took them as its replacement and nobody has their secret."""
+    keys = list(keys)
+    named = AuditEvent.objects.filter(key_id__in=[key.id for key in keys])
+    attempt = Q(action=AuditAction.ROTATION_REPLACEMENT_CREATED, details__rotation=rotation_id)
+    mine = set(named.filter(attempt).values_list("key_id", flat=True))
+    elsewhere = set(named.exclude(attempt).values_list("key_id", flat=True))
+    return [key for key in keys if key.id in mine and key.id not in elsewhere]
+
+
 def audit_key_ids_with_lost_secret(key_ids: Iterable[str] | None = None) -> set[str]:
     """Keys recorded as created whose one-time secret never reached anyone (a create that
     timed out after sending, found afterwards): the key pages flag them for rotation."""
@@ -252,128 +264,13 @@ def audit_key_ids_with_lost_secret(key_ids: Iterable[str] | None = None) -> set[
     return set(events.values_list("key_id", flat=True))
 
 
-# --- the chain ------------------------------------------------------------------------------
-
-
-# How many breaks a report keeps (it counts them all): enough to investigate, while a chain
-# broken everywhere (a restore gone wrong) does not hold a million of them in memory.
-CHAIN_BREAKS_KEPT = 1000
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    """One place the chain does not hold: a record, or (record_id None) the chain's end."""
-
-    problem: str
-    record_id: int | None = None
-    sequence: int | None = None
-    action: str = ""
-    time: datetime | None = None
-
-    @classmethod
-    def at(cls, event: AuditEvent, problem: str) -> ChainBreak:
-        return cls(problem, event.pk, event.sequence, event.action, event.time)
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    count: int  # sealed records checked
-    pending: int  # records not sealed yet
-    breaks: tuple[ChainBreak, ...] = ()  # in chain order; the first CHAIN_BREAKS_KEPT
-    break_count: int = 0  # all of them
-    head_hash: str = GENESIS_HASH  # the last record checked
-
-    @property
-    def intact(self) -> bool:
-        return not self.break_count
-
-    @property
-    def problem(self) -> str:
-        """The first break's problem ("" when intact)."""
-        return self.breaks[0].problem if self.breaks else ""
-
-
-def audit_chain_verify(*, chunk: int = 2000, keep: int = CHAIN_BREAKS_KEPT) -> ChainReport:
-    """Walk the chain in sealing order, up to its head as it stood when the walk began, and
-    report every record that does not fit.
-
-    After a broken record the walk re-synchronises on that record's own sequence and hash, so
-    one tampered record is reported once and every record after it is still checked. Records
-    sealed while it runs are beyond the head it read: they are left to the next run."""
-    breaks: list[ChainBreak] = []
-    break_count = 0
-
-    def broken(problem: str, event: AuditEvent | None = None) -> None:
-        nonlocal break_count
-        break_count += 1
-        if len(breaks) < keep:
-            breaks.append(ChainBreak(problem) if event is None else ChainBreak.at(event, problem))
-
-    # The head first. Sealing writes a record and the head in one transaction, so every
-    # record up to the head read here was committed before it, and the walk finds all of
-    # them without a snapshot. Read last, the head had moved on past records sealed during
-    # the walk, and a busy portal looked as if its newest records had been cut off.
-    head_sequence, head_hash = _chain_head()
-    pending = AuditEvent.objects.filter(outcome=AuditOutcome.PENDING).count()
-    expected_sequence, expected_previous, count = 1, GENESIS_HASH, 0
-    events = AuditEvent.objects.filter(
-        sequence__isnull=False, sequence__lte=head_sequence
-    ).order_by("sequence")
-    last_sequence = 0
-    while True:
-        batch = list(events.filter(sequence__gt=last_sequence)[:chunk])
-        for event in batch:
-            problems = []
-            if event.sequence != expected_sequence:
-                missing = event.sequence - expected_sequence
-                # Its link points at the missing record, so a mismatch there says nothing new.
-                problems.append(
-                    f"{missing} record(s) before it are missing "
-                    f"(sequence {expected_sequence} expected, {event.sequence} found)"
-                )
-            elif event.previous_hash != expected_previous:
-                problems.append(
-                    "its link to the record before it does not match that record's hash"
-                )
-            if event.hash != event.compute_hash():
-                problems.append("its content does not match its hash: it was changed after sealing")
-            if problems:
-                broken("; ".join(problems), event)
-            # Go on from this record as it stands, so the next one is judged on its own.
-            expected_sequence = event.sequence + 1
-            expected_previous = event.hash
-            count += 1
-        if len(batch) < chunk:
-            break
-        last_sequence = batch[-1].sequence
-    last_checked = expected_sequence - 1
-
-    unsealed = (
-        AuditEvent.objects.exclude(outcome=AuditOutcome.PENDING)
-        .filter(sequence__isnull=True)
-        .order_by("id")
-    )
-    for event in unsealed.iterator():
-        broken("it is finished but was never sealed", event)
-    if (head_sequence, head_hash) != (last_checked, expected_previous):
-        if head_sequence > last_checked:
-            broken(f"the last {head_sequence - last_checked} record(s) of the chain are missing")
-        else:
-            broken("the chain's head does not match its last record")
-    # Records beyond the head are sealed later, so the head has moved past them by the time
-    # they can be read; one the head is behind now means the head was moved back by hand.
-    # (Its sequence first, then the head: in that order the head cannot lag legitimately.)
-    last = AuditEvent.objects.filter(sequence__gt=head_sequence).order_by("-sequence").first()
-    if last is not None and _chain_head()[0] < last.sequence:
-        broken("it lies beyond the chain's head: the head was moved back", last)
-    return ChainReport(count, pending, tuple(breaks), break_count, expected_previous)
-
-
-def _chain_head() -> tuple[int, str]:
-    """The last sealed record's (sequence, hash), as AuditChainHead holds it."""
-    head = AuditChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
-    return head or (0, GENESIS_HASH)
-
+# The chain check lives in selectors/audit_chain.py; these names stay importable from here.
+from accounts.selectors.audit_chain import (  # noqa: E402, F401
+    CHAIN_BREAKS_KEPT,
+    ChainBreak,
+    ChainReport,
+    audit_chain_verify,
+)
 
 # --- drift ----------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.faults import fault_point
 from accounts.models import (
     AppendOnlyError,
     AuditAction,
@@ -266,6 +267,7 @@ def audited(
     # silently become "committed with the caller's transaction, or never".
     with transaction.atomic(durable=True):
         event.save()
+    fault_point(f"audit.{action}.pending")
     record = AuditRecord(event)
     try:
         yield record
@@ -288,6 +290,7 @@ def audited(
     else:
         # A failure to write the outcome must not turn a done change (and a secret about to
         # be shown once) into an error page: the record stays pending and is reconciled.
+        fault_point(f"audit.{action}.finishing")
         try:
             if record._keep_pending is not None:
                 event.add_details(**{UNRESOLVED: record._keep_pending})

@@ -1,7 +1,8 @@
 """Exports that leave the portal, each recorded in the audit log before its first byte.
 
 The audit CSV lists the records as they stood when the export began, newest first, read in
-chunks as the response streams.
+chunks as the response streams. The audit JSON Lines file is the chain itself, in sequence
+order, in the canonical form its hashes cover (docs/audit-format.md).
 
 The usage files (the ledger, readable or raw, and daily spend by key or by model; see
 usage_csv.py) stream while they walk Venice, one page or day in memory at a time. Each export's
@@ -27,6 +28,7 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditEvent
 from accounts.presentation.audit import audit_sentence
 from accounts.selectors.audit import audit_events_iter
+from accounts.selectors.audit_chain import ChainExport, audit_chain_export
 from accounts.services.audit import AuditContext, audit_log, audited
 from accounts.services.csv_cells import spreadsheet_safe
 from accounts.services.usage_csv import (
@@ -245,3 +247,13 @@ def audit_export_csv(
             yield writer.writerow(_audit_csv_row(event, zone))
 
     return lines()
+
+
+def audit_export_jsonl(context: AuditContext, *, after: int = 0) -> ChainExport:
+    """Record the export, then the sealed records after sequence `after` up to the chain's
+    head (this export's own record included) as JSON Lines in their canonical form, which
+    tools/verify_audit_export.py checks without the portal (docs/audit-format.md)."""
+    audit_log(
+        context, action=AuditAction.AUDIT_EXPORTED, details={"format": "jsonl", "after": after}
+    )
+    return audit_chain_export(after=after)

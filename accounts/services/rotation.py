@@ -34,7 +34,10 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditOutcome, Rotation, RotationSchedule
 from accounts.presentation import dates
-from accounts.selectors.audit import audit_unrecorded_keys
+from accounts.selectors.audit import (
+    audit_keys_made_only_by_rotation_attempt,
+    audit_unrecorded_keys,
+)
 from accounts.services import secret_sinks
 from accounts.services.approvals import approval_details
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
@@ -875,6 +878,10 @@ def _delete_orphans(
         and earliest <= key.created_at <= latest
     ]
     orphans = audit_unrecorded_keys(candidates)
+    if not rotation.new_key_id:
+        # Still looking for its replacement, so one its own earlier attempt made and recorded
+        # is lost too: that worker died between Venice's answer and saving the replacement.
+        orphans += audit_keys_made_only_by_rotation_attempt(candidates, rotation_id=rotation.pk)
     deleted = []
     for key in orphans:
         if context is None:

@@ -25,6 +25,12 @@ worker that dies with a reservation held costs a slot for a minute at most.
 
 Cache operations are `add`/`incr`/`decr` (atomic on Redis and on the local-memory cache); the
 rest is tolerated races: two workers opening the circuit at once both set the same state.
+
+When the shared cache (Redis) is down, the counts move to a local-memory cache of this
+process, and the budget becomes `budget // workers` (`VENICE_BREAKER_WORKERS`, at least 1): each
+process counts alone, so all of them together still stay within `budget`. As soon as Redis
+answers again, the shared counts are used again (what was counted locally is not carried over:
+the buckets it would have joined expire within a minute anyway).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
+from accounts.cache import cache_available
 from accounts.venice.errors import UpstreamUnavailableError
 
 logger = logging.getLogger("accounts.venice")
@@ -45,6 +53,10 @@ BUDGET_MESSAGE = (
     "Too many of the portal's recent calls to Venice failed: it is holding back for a few "
     "seconds so that Venice does not block its key."
 )
+
+
+# This process's counts while the shared cache is down (one for every breaker: keys are scoped).
+_local_counts = LocMemCache("venice-breaker-local", {"OPTIONS": {"MAX_ENTRIES": 10000}})
 
 
 @dataclass
@@ -68,6 +80,7 @@ class CircuitBreaker:
         budget: int = 18,
         window: float = 30.0,
         trial_timeout: float = 60.0,
+        workers: int | None = None,
     ):
         self.scope = scope
         self.clock = clock
@@ -79,11 +92,27 @@ class CircuitBreaker:
         self.bucket_width = window / 3
         # A trial whose worker died must not hold the half-open slot for ever.
         self.trial_timeout = trial_timeout
+        self.workers = workers
 
     # The cache handler is per thread (and per process): look it up on each use.
     @property
     def cache(self):
-        return caches[self.cache_alias]
+        if cache_available(self.cache_alias):
+            return caches[self.cache_alias]
+        return _local_counts
+
+    @property
+    def shared(self) -> bool:
+        """Whether the counts are the shared ones (else this process's own, Redis being down)."""
+        return cache_available(self.cache_alias)
+
+    def _budget(self) -> int:
+        if self.shared:
+            return self.budget
+        from django.conf import settings
+
+        workers = self.workers or getattr(settings, "VENICE_BREAKER_WORKERS", 1)
+        return max(1, self.budget // workers)
 
     def _key(self, name: str) -> str:
         return f"venice:v1:breaker:{self.scope}:{name}"
@@ -152,7 +181,7 @@ class CircuitBreaker:
             trial = True
         slot = self._slot_key(bucket)
         held = self._incr(slot, timeout=self.window * 2) + sum(int(v) for v in values.values())
-        if held > self.budget:
+        if held > self._budget():
             self._decr(slot)
             if trial:
                 self.cache.delete(self._trial_key)

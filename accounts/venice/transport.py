@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from accounts.faults import fault_point
 from accounts.venice.breaker import CircuitBreaker
 from accounts.venice.cache import ResponseCache
 from accounts.venice.errors import (
@@ -494,4 +495,5 @@ class Transport:
             response = self.request(method, path, params=params, json_body=json_body)
         finally:
             self.cache.invalidate()
+        fault_point(f"venice.{method}.answered")
         return decode_json(response, f"{method} {path}"), response.status_code

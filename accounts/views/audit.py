@@ -1,10 +1,10 @@
 """The audit log: filtered, keyset-paged records as sentences, one record's details (its codes),
-and the CSV export."""
+and the exports: CSV for people, JSON Lines for machines that check the chain."""
 
 import json
 
 from django.contrib.auth import get_user_model
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,11 @@ from accounts.roles import Ability
 from accounts.selectors.audit import audit_drift, audit_page
 from accounts.selectors.rotation import rotations_by_id
 from accounts.services.audit import audit_context_from_request
-from accounts.services.exports import audit_export_csv, audit_export_filename
+from accounts.services.exports import (
+    audit_export_csv,
+    audit_export_filename,
+    audit_export_jsonl,
+)
 from accounts.venice import VeniceError
 
 
@@ -113,4 +117,25 @@ def audit_csv(request):
     filename = audit_export_filename(filters, today=timezone.now().date())
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@ability_required(Ability.VIEW_AUDIT)
+def audit_jsonl(request):
+    """The hash chain after `?after=SEQUENCE` (default: from the first record) as JSON Lines.
+    The head it ends at is in the X-Audit-Head-Sequence and X-Audit-Head-Hash headers; check
+    the file with tools/verify_audit_export.py (docs/audit-format.md)."""
+    raw = request.GET.get("after", "") or "0"
+    if not raw.isdigit():
+        return HttpResponseBadRequest("after must be a sequence number (0 or more).")
+    export = audit_export_jsonl(audit_context_from_request(request), after=int(raw))
+    response = StreamingHttpResponse(export.lines, content_type="application/jsonl")
+    name = f"audit-{export.after + 1}-{export.head_sequence}.jsonl"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Audit-After-Sequence"] = str(export.after)
+    response["X-Audit-Previous-Hash"] = export.previous_hash
+    response["X-Audit-Head-Sequence"] = str(export.head_sequence)
+    response["X-Audit-Head-Hash"] = export.head_hash
     return response

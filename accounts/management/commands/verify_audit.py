@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.selectors.audit import ChainBreak, audit_chain_verify
+from accounts.selectors.audit_chain import ChainBreak
+from accounts.services.audit_checkpoints import audit_chain_check
 
 # Breaks listed in the error; the count says how many there are in all.
 BREAKS_SHOWN = 20
@@ -18,20 +19,47 @@ def _where(chain_break: ChainBreak) -> str:
 class Command(BaseCommand):
     help = (
         "Check the audit log's hash chain: every finished record, in the order it was sealed, "
-        "must match its hash and link to the one before. Changes nothing. Exits 1 when the "
-        "chain does not hold, with how many records are broken and the first of them."
+        "must match its hash and link to the one before. With AUDIT_CHECKPOINT_KEY set, only "
+        "the records sealed since the last signed checkpoint are read, and an intact run signs "
+        "a new one; --full reads every record. Writes nothing but that checkpoint. Exits 1 "
+        "when the chain does not hold, with how many records are broken and the first of them."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="check every record from the first, not only those after the last checkpoint",
+        )
+
     def handle(self, *args, **options):
-        report = audit_chain_verify()
+        check = audit_chain_check(full=options["full"])
+        report = check.report
         if report.pending:
             self.stdout.write(
                 f"{report.pending} pending record(s) are not sealed yet "
                 "(reconcile_audit resolves those older than a few minutes)."
             )
+        if check.unverifiable is not None:
+            self.stdout.write(
+                f"The newest checkpoint (#{check.unverifiable.pk}) is not signed with "
+                "AUDIT_CHECKPOINT_KEY (the key changed, or it was forged); every record was read."
+            )
+        if not check.signed:
+            self.stdout.write(
+                "AUDIT_CHECKPOINT_KEY is not set: every record was checked, and no checkpoint "
+                "was signed for the next run."
+            )
         if report.intact:
+            if report.started_after:
+                scope = (
+                    f"{report.count} records after the checkpoint at sequence "
+                    f"{report.started_after}"
+                )
+            else:
+                scope = f"{report.count} records"
             self.stdout.write(f"Head hash: {report.head_hash}")
-            self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {report.count} records."))
+            self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {scope}."))
             return
         shown = report.breaks[:BREAKS_SHOWN]
         places = "place" if report.break_count == 1 else "places"
