@@ -21,6 +21,10 @@ class Ability(StrEnum):
     MANAGE_POLICIES = "manage_policies"
     VIEW_CHANGE_REQUESTS = "view_change_requests"
     APPROVE_CHANGES = "approve_changes"
+    VIEW_TEAMS = "view_teams"
+    MANAGE_TEAMS = "manage_teams"
+    ASSIGN_KEYS = "assign_keys"
+    ADOPT_KEYS = "adopt_keys"
 
     @property
     def permission(self) -> str:
@@ -44,6 +48,10 @@ ABILITY_LABELS = {
     Ability.MANAGE_POLICIES: "Change the key policies",
     Ability.VIEW_CHANGE_REQUESTS: "See change requests (a Key manager: their own)",
     Ability.APPROVE_CHANGES: "Approve or reject other people's change requests",
+    Ability.VIEW_TEAMS: "See teams, their keys, members and budgets",
+    Ability.MANAGE_TEAMS: "Create and change teams, their members and budgets",
+    Ability.ASSIGN_KEYS: "Set a key's team and owner (a scoped Key manager: within their teams)",
+    Ability.ADOPT_KEYS: "Adopt the account's existing keys into the audit baseline",
 }
 
 ADMINISTRATOR = "Administrator"
@@ -61,6 +69,8 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_LIMITS,
             Ability.VIEW_POLICIES,
             Ability.VIEW_CHANGE_REQUESTS,
+            Ability.VIEW_TEAMS,
+            Ability.ASSIGN_KEYS,
         }
     ),
     FINANCE: frozenset(
@@ -70,6 +80,7 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_BILLING,
             Ability.VIEW_LIMITS,
             Ability.VIEW_POLICIES,
+            Ability.VIEW_TEAMS,
         }
     ),
     AUDITOR: frozenset(
@@ -79,6 +90,7 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_AUDIT,
             Ability.VIEW_POLICIES,
             Ability.VIEW_CHANGE_REQUESTS,
+            Ability.VIEW_TEAMS,
         }
     ),
 }

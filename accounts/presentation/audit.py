@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from accounts.models import AuditAction, AuditEvent, AuditOutcome
 from accounts.presentation import dates, names, numbers
 from accounts.presentation.audit_access import ACCESS_WORDING
+from accounts.presentation.audit_teams import TEAMS_WORDING
 from accounts.presentation.audit_words import Wording, key_phrase, parse_moment, when
 from accounts.services.audit import VIA_TOKEN
 
@@ -51,6 +52,8 @@ EXPORTS = {
     "ledger-venice": "the usage ledger (Venice's columns)",
     "spend-by-key": "spend by key",
     "spend-by-model": "spend by model",
+    "allocation": "the cost allocation by team",
+    "allocation-focus": "the cost allocation by team (FOCUS)",
 }
 
 
@@ -368,6 +371,7 @@ WORDING: dict[str, Wording] = {
         "Usage exported", "exported", "export", _usage_exported
     ),
     **ACCESS_WORDING,
+    **TEAMS_WORDING,
 }
 
 
