@@ -96,6 +96,7 @@ team_patterns = (
         path("<int:user_id>/deactivate/", team.member_deactivate_view, name="deactivate"),
         path("<int:user_id>/reactivate/", team.member_reactivate_view, name="reactivate"),
         path("<int:user_id>/mfa-reset/", team.member_mfa_reset_view, name="mfa_reset"),
+        path("<int:user_id>/key-scope/", teams.member_key_scope, name="key_scope"),
         path(
             "<int:user_id>/sessions/revoke/",
             team.member_sessions_revoke_view,
