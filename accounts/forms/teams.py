@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from accounts.models import Team
 from accounts.services.key_ownership import (
+    NEW_KEY_OUTSIDE_SCOPE,
     ONE_OWNER,
     TEAM_REQUIRED,
     Assignment,
@@ -118,10 +119,15 @@ class OwnershipFields(forms.Form):
 
         self.fields["team"].queryset = teams_assignable_by(user)
         self.fields["owner"].queryset = _members()
-        if require_team or key_manager_is_scoped(user):
-            self.fields["team"].required = True
-            self.fields["team"].empty_label = None if self.fields["team"].queryset else "No team"
-            self.fields["team"].error_messages["required"] = TEAM_REQUIRED
+        scoped = key_manager_is_scoped(user)
+        if require_team or scoped:
+            field = self.fields["team"]
+            field.required = True
+            field.empty_label = None if field.queryset else "No team"
+            message = NEW_KEY_OUTSIDE_SCOPE if scoped else TEAM_REQUIRED
+            field.error_messages = {**field.error_messages, "required": message}
+            if scoped:
+                field.error_messages["invalid_choice"] = NEW_KEY_OUTSIDE_SCOPE
 
     def clean(self):
         data = super().clean()
