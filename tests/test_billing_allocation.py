@@ -210,7 +210,7 @@ def test_a_bad_range_is_a_field_error_not_a_file(finance_client, sandbox):
     assert "must be on or before the end date" in response.content.decode()
 
 
-def test_venice_down_is_a_readable_message(finance_client, sandbox):
+def test_venice_down_is_a_readable_message(finance_client, sandbox, no_backoff):
     sandbox.faults.inject(ANALYTICS, "GET", status=503, times=50)
     response = finance_client.get(reverse("billing:allocation"), {"period": "yesterday"})
     assert response.status_code == 200

@@ -92,7 +92,9 @@ def test_several_keys_are_assigned_at_once_from_the_list(
     keys = shared_venice.api_keys.list()[:3]
     client.force_login(admin_user)
     response = client.post(
-        reverse("keys:assign"), {"keys": [k.id for k in keys], "team": team.pk}, follow=True
+        reverse("keys:assign"),
+        {"assign-keys": [k.id for k in keys], "assign-team": team.pk},
+        follow=True,
     )
     assert "Assigned 3 keys to Data (3 changed)." in unescape(response.content.decode())
     assert KeyOwnership.objects.filter(team=team).count() == 3
@@ -103,13 +105,15 @@ def test_several_keys_are_assigned_at_once_from_the_list(
 
 def test_assigning_without_ticking_a_key_says_so(client, admin_user):
     client.force_login(admin_user)
-    response = client.post(reverse("keys:assign"), {"team": ""}, follow=True)
+    response = client.post(reverse("keys:assign"), {"assign-team": ""}, follow=True)
     assert "Tick at least one key to assign." in response.content.decode()
 
 
 def test_finance_may_not_assign(client, finance_user, inference_key_id):
     client.force_login(finance_user)
-    assert client.post(reverse("keys:assign"), {"keys": [inference_key_id]}).status_code == 403
+    assert (
+        client.post(reverse("keys:assign"), {"assign-keys": [inference_key_id]}).status_code == 403
+    )
     assert client.get(reverse("keys:owner", args=[inference_key_id])).status_code == 403
 
 

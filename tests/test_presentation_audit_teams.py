@@ -39,7 +39,8 @@ def every_teams_action(client, admin_user, key_manager, shared_venice):
     from accounts.models import Team
 
     client.post(
-        reverse("keys:assign"), {"keys": [k.id for k in keys], "team": Team.objects.get().pk}
+        reverse("keys:assign"),
+        {"assign-keys": [k.id for k in keys], "assign-team": Team.objects.get().pk},
     )
     client.post(reverse("teams:member_remove", args=["data", key_manager.pk]))
     client.post(reverse("teams:delete", args=["data"]))

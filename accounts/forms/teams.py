@@ -160,6 +160,10 @@ class KeyAssignForm(OwnershipFields):
 
 
 class BulkAssignForm(OwnershipFields):
+    """On the key list, beside its filters (which have a team and an owner too): prefixed, so
+    its fields have names and ids of their own (`assign-team`, `assign-keys`)."""
+
+    prefix = "assign"
     keys = forms.MultipleChoiceField(
         label="Keys", choices=(), error_messages={"required": NO_KEYS_CHOSEN}
     )
