@@ -173,6 +173,8 @@ class BulkAssignForm(OwnershipFields):
         self.setup_ownership(user)
         self.fields["team"].required = False
         self.fields["keys"].choices = key_choices
+        # A bar of fields in a row: the contact's explanation is on the key's own page.
+        self.fields["owner_contact"].help_text = ""
 
 
 class KeyScopeForm(forms.Form):

@@ -13,17 +13,20 @@ lock; the views ask `may_change_key` first, to show the 403 page).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditAction, KeyManagerScope, KeyOwnership, Team, TeamMembership
 from accounts.roles import Ability
 from accounts.services.audit import AuditContext, audit_log
+
+logger = logging.getLogger(__name__)
 
 ASSIGN_REFUSED = "Your role may not set a key's team or owner."
 OUTSIDE_SCOPE = (
@@ -262,7 +265,18 @@ def keys_assign_bulk(*, context: AuditContext, keys: list, assignment: Assignmen
 
 def ownership_follow_rotation(*, old_key_id: str, new_key) -> None:
     """A rotation's replacement is the same key to its users: it keeps the old key's team and
-    owner. The rotation's own records say which key replaced which; no record of its own."""
+    owner. The rotation's own records say which key replaced which; no record of its own.
+
+    Called right after Venice made the replacement, whose secret is not shown yet: a database
+    failure here must not lose it, so it is logged and the ownership left for a person to set
+    (the rotation's own bookkeeping reports the database's state)."""
+    try:
+        _copy_ownership(old_key_id, new_key)
+    except DatabaseError:
+        logger.exception("Could not copy the ownership of %s to its replacement", old_key_id)
+
+
+def _copy_ownership(old_key_id: str, new_key) -> None:
     old = KeyOwnership.objects.filter(key_id=old_key_id).first()
     if old is None:
         return
