@@ -18,6 +18,7 @@ NAV_ITEMS = (
     NavItem("Dashboard", "dashboard", Ability.VIEW_DASHBOARD),
     NavItem("API keys", "keys:list", Ability.VIEW_KEYS),
     NavItem("Billing", "billing:overview", Ability.VIEW_BILLING),
+    NavItem("Teams", "teams:list", Ability.VIEW_TEAMS),
     NavItem("Rate limits", "limits:overview", Ability.VIEW_LIMITS),
     NavItem("Audit", "audit:list", Ability.VIEW_AUDIT),
     NavItem("Approvals", "approvals:list", Ability.VIEW_CHANGE_REQUESTS),

@@ -25,6 +25,10 @@ class Ability(StrEnum):
     MANAGE_KEY_ALERTS = "manage_key_alerts"
     MANAGE_BILLING_ALERTS = "manage_billing_alerts"
     MANAGE_ALL_ALERTS = "manage_all_alerts"
+    VIEW_TEAMS = "view_teams"
+    MANAGE_TEAMS = "manage_teams"
+    ASSIGN_KEYS = "assign_keys"
+    ADOPT_KEYS = "adopt_keys"
 
     @property
     def permission(self) -> str:
@@ -52,6 +56,10 @@ ABILITY_LABELS = {
     Ability.MANAGE_KEY_ALERTS: "Manage alert rules about keys, rotations and rate limits",
     Ability.MANAGE_BILLING_ALERTS: "Manage alert rules about balances and spend",
     Ability.MANAGE_ALL_ALERTS: "Manage every alert rule and channel, audit integrity included",
+    Ability.VIEW_TEAMS: "See teams, their keys, members and budgets",
+    Ability.MANAGE_TEAMS: "Create and change teams, their members and budgets",
+    Ability.ASSIGN_KEYS: "Set a key's team and owner (a scoped Key manager: within their teams)",
+    Ability.ADOPT_KEYS: "Adopt the account's existing keys into the audit baseline",
 }
 
 ADMINISTRATOR = "Administrator"
@@ -71,6 +79,8 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_CHANGE_REQUESTS,
             Ability.VIEW_ALERTS,
             Ability.MANAGE_KEY_ALERTS,
+            Ability.VIEW_TEAMS,
+            Ability.ASSIGN_KEYS,
         }
     ),
     FINANCE: frozenset(
@@ -82,6 +92,7 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_POLICIES,
             Ability.VIEW_ALERTS,
             Ability.MANAGE_BILLING_ALERTS,
+            Ability.VIEW_TEAMS,
         }
     ),
     AUDITOR: frozenset(
@@ -92,6 +103,7 @@ ROLE_ABILITIES: dict[str, frozenset[Ability]] = {
             Ability.VIEW_POLICIES,
             Ability.VIEW_CHANGE_REQUESTS,
             Ability.VIEW_ALERTS,
+            Ability.VIEW_TEAMS,
         }
     ),
 }

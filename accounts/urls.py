@@ -2,18 +2,22 @@ from django.urls import include, path
 
 from accounts.views import (
     account,
+    adoption,
     alerts,
+    allocation,
     approvals,
     audit,
     billing,
     dashboard,
     health,
+    key_owners,
     keys,
     limits,
     policies,
     preferences,
     rotation,
     team,
+    teams,
     tokens,
 )
 
@@ -22,9 +26,12 @@ keys_patterns = (
         path("", keys.key_list, name="list"),
         # Before "<key_id>/": "new" is not a key id.
         path("new/", keys.key_new, name="new"),
+        path("assign/", key_owners.keys_assign, name="assign"),
         path("<str:key_id>/", keys.key_detail, name="detail"),
         path("<str:key_id>/edit/", keys.key_edit, name="edit"),
         path("<str:key_id>/delete/", keys.key_delete, name="delete"),
+        path("<str:key_id>/owner/", key_owners.key_owner, name="owner"),
+        path("<str:key_id>/spend/", billing.key_spend, name="spend"),
         path("<str:key_id>/rotate/", rotation.key_rotate, name="rotate"),
         path(
             "<str:key_id>/rotations/<int:rotation_id>/resume/",
@@ -61,6 +68,7 @@ audit_patterns = (
         path("audit/<int:event_id>/", audit.audit_detail, name="detail"),
         path("audit.csv", audit.audit_csv, name="csv"),
         path("audit.jsonl", audit.audit_jsonl, name="jsonl"),
+        path("audit/adopt/", adoption.adopt, name="adopt"),
     ],
     "audit",
 )
@@ -72,6 +80,8 @@ billing_patterns = (
         path("usage.csv", billing.usage_csv, name="usage_csv"),
         path("spend-by-key.csv", billing.spend_by_key_csv, name="spend_by_key_csv"),
         path("spend-by-model.csv", billing.spend_by_model_csv, name="spend_by_model_csv"),
+        path("allocation/", allocation.allocation, name="allocation"),
+        path("allocation.csv", allocation.allocation_csv, name="allocation_csv"),
     ],
     "billing",
 )
@@ -88,6 +98,7 @@ team_patterns = (
         path("<int:user_id>/deactivate/", team.member_deactivate_view, name="deactivate"),
         path("<int:user_id>/reactivate/", team.member_reactivate_view, name="reactivate"),
         path("<int:user_id>/mfa-reset/", team.member_mfa_reset_view, name="mfa_reset"),
+        path("<int:user_id>/key-scope/", teams.member_key_scope, name="key_scope"),
         path(
             "<int:user_id>/sessions/revoke/",
             team.member_sessions_revoke_view,
@@ -117,6 +128,23 @@ approval_patterns = (
         path("<int:request_id>/make/", approvals.approval_execute, name="execute"),
     ],
     "approvals",
+)
+
+teams_patterns = (
+    [
+        path("", teams.team_list, name="list"),
+        path("new/", teams.team_new, name="new"),
+        path("<slug:slug>/", teams.team_detail, name="detail"),
+        path("<slug:slug>/edit/", teams.team_edit, name="edit"),
+        path("<slug:slug>/delete/", teams.team_delete_view, name="delete"),
+        path("<slug:slug>/members/", teams.team_member_add_view, name="member_add"),
+        path(
+            "<slug:slug>/members/<int:user_id>/remove/",
+            teams.team_member_remove_view,
+            name="member_remove",
+        ),
+    ],
+    "teams",
 )
 
 policy_patterns = ([path("", policies.policies, name="edit")], "policies")
@@ -161,6 +189,7 @@ urlpatterns = [
     path("billing/", include(billing_patterns)),
     path("limits/", include(limits_patterns)),
     path("team/", include(team_patterns)),
+    path("teams/", include(teams_patterns)),
     path("approvals/", include(approval_patterns)),
     path("settings/policies/", include(policy_patterns)),
     path("alerts/", include(alerts_patterns)),

@@ -292,6 +292,11 @@ AUDIT_CHECKPOINT_KEY = env_secret("AUDIT_CHECKPOINT_KEY")
 # Requests per API token (django-ninja's throttling, counted in the cache): "N/s|min|hour|day".
 PORTAL_API_RATE_LIMIT = env_str("PORTAL_API_RATE_LIMIT", "120/min")
 
+# Teams (docs/teams.md): every Key manager limited to their teams' keys (one by one otherwise,
+# on their member page), and whether a new key must name a team.
+PORTAL_SCOPE_KEY_MANAGERS = env_bool("PORTAL_SCOPE_KEY_MANAGERS", False)
+PORTAL_REQUIRE_KEY_TEAM = env_bool("PORTAL_REQUIRE_KEY_TEAM", False)
+
 # --- Email (invitations, password resets) --------------------------------------------------------
 # SMTP when EMAIL_HOST is set; otherwise emails are printed on the console (make run).
 EMAIL_HOST = env_str("EMAIL_HOST")

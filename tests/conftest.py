@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.servers",
     "tests.fixtures.pgcluster",
+    "tests.fixtures.teams",
 ]
 
 

@@ -52,12 +52,22 @@ OPERATIONS = [
     ("post", "/alerts/rules", {"kind": "balance_below", "params": {"amount": "-1"}}, BILLING),
     ("patch", "/alerts/rules/999999", {"enabled": False}, ALL),
     ("delete", "/alerts/rules/999999", None, ALL),
+    ("get", "/teams", None, ALL),
+    ("get", "/teams/no-such-team", None, ALL),
+    ("post", "/teams", {"name": "x", "slug": "new"}, {ADMINISTRATOR}),
+    ("patch", "/teams/no-such-team", {"name": "x"}, {ADMINISTRATOR}),
+    ("delete", "/teams/no-such-team", None, {ADMINISTRATOR}),
+    ("post", "/teams/no-such-team/members", {"username": "x"}, {ADMINISTRATOR}),
+    ("delete", "/teams/no-such-team/members/nobody", None, {ADMINISTRATOR}),
+    ("put", f"/keys/{MISSING}/owner", {}, KEY_MANAGERS),
+    ("get", "/allocation", {"period": "yesterday"}, BILLING),
+    ("get", "/allocation.csv", {"period": "yesterday"}, BILLING),
 ]
 
 
 def _call(api, method, path, body):
     if method == "get":
-        return api.get(path)
+        return api.get(path, body)
     if method == "delete":
         return api.delete(path)
     return getattr(api, method)(path, body or {})
@@ -117,6 +127,8 @@ def test_every_operation_of_the_openapi_document_is_in_the_matrix(client):
             .replace("/audit/999999", "/audit/{record_id}")
             .replace("/approvals/999999", "/approvals/{request_id}")
             .replace("/alerts/rules/999999", "/alerts/rules/{rule_id}")
+            .replace("/teams/no-such-team", "/teams/{slug}")
+            .replace("/members/nobody", "/members/{username}")
         )
 
     assert documented == {(method, template(path)) for method, path, _, _ in OPERATIONS}

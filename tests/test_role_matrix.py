@@ -131,6 +131,22 @@ def _an_alert():
     return (event.pk,)
 
 
+def _a_team():
+    from accounts.models import Team
+
+    return (Team.objects.get_or_create(name="Data", slug="data")[0].slug,)
+
+
+def _a_team_member():
+    from accounts.models import Team, TeamMembership
+    from tests.factories import UserFactory
+
+    team = Team.objects.get_or_create(name="Data", slug="data")[0]
+    member = UserFactory(username="in-the-team", role=KEY_MANAGER)
+    TeamMembership.objects.get_or_create(team=team, user=member)
+    return (team.slug, member.pk)
+
+
 # (url name, args, roles that get 200; every other role gets 403, anonymous gets login).
 # args may be a callable, called inside the test, for routes that need a row to exist.
 ROUTES = [
@@ -190,6 +206,15 @@ ROUTES = [
     ("alerts:log", (), ALERT_READERS),
     ("alerts:event", _an_alert, ALERT_READERS),
     ("alerts:notifications", (), ALERT_READERS),
+    # Teams, key ownership and cost allocation.
+    ("teams:list", (), ALL),
+    ("teams:new", (), {ADMINISTRATOR}),
+    ("teams:detail", _a_team, ALL),
+    ("teams:edit", _a_team, {ADMINISTRATOR}),
+    ("keys:owner", (INFERENCE_KEY_ID,), KEY_MANAGERS),
+    ("keys:spend", (INFERENCE_KEY_ID,), {ADMINISTRATOR, FINANCE}),
+    ("billing:allocation", (), {ADMINISTRATOR, FINANCE}),
+    ("billing:allocation_csv", (), {ADMINISTRATOR, FINANCE}),
 ]
 
 # POST-only routes: the role is checked first (403), then the method (405 for a GET), so a
@@ -217,6 +242,12 @@ POST_ROUTES = [
     # The channel's creator (an operator here) or an Administrator.
     ("alerts:channel_delete", _a_channel, {ADMINISTRATOR}),
     ("alerts:notifications_read", (), ALERT_READERS),
+    ("keys:assign", (), KEY_MANAGERS),
+    ("teams:delete", _a_team, {ADMINISTRATOR}),
+    ("teams:member_add", _a_team, {ADMINISTRATOR}),
+    ("teams:member_remove", _a_team_member, {ADMINISTRATOR}),
+    ("team:key_scope", _a_member, {ADMINISTRATOR}),
+    ("audit:adopt", (), {ADMINISTRATOR}),
 ]
 
 

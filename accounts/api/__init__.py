@@ -11,16 +11,16 @@ their annotations at runtime."""
 
 from ninja import NinjaAPI
 
-from accounts.api import alerts, approvals, audit, errors, keys, rotations, usage
+from accounts.api import alerts, approvals, audit, errors, keys, rotations, teams, usage
 from accounts.api.auth import TokenAuth, TokenRateThrottle
 
 api = NinjaAPI(
     title="Venice account portal API",
     version="1",
     description=(
-        "Manage a Venice account's API keys, rotations, usage and audit log with the portal's "
-        "roles, policies and audit. Authenticate with a personal access token "
-        "(`Authorization: Bearer vpt_…`, made at /account/tokens/). Errors: "
+        "Manage a Venice account's API keys, rotations, usage, teams, cost allocation and "
+        "audit log with the portal's roles, policies and audit. Authenticate with a personal "
+        "access token (`Authorization: Bearer vpt_…`, made at /account/tokens/). Errors: "
         '`{"error": {"code", "message", "fields"}}`.'
     ),
     urls_namespace="api",
@@ -28,5 +28,5 @@ api = NinjaAPI(
     throttle=[TokenRateThrottle()],
 )
 errors.install(api)
-for module in (keys, rotations, usage, audit, approvals, alerts):
+for module in (keys, rotations, usage, audit, approvals, alerts, teams):
     api.add_router("", module.router)

@@ -10,9 +10,11 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, Throttled
 from ninja.errors import ValidationError as SchemaValidationError
 
+from accounts.services.key_ownership import KeyScopeRefused, OwnershipInvalid
 from accounts.services.keys import KeyChangeRefused
 from accounts.services.policies import ApprovalRequired, PolicyForbids
 from accounts.services.rotation import RotationError, RotationRefused
+from accounts.services.teams import TeamChangeRefused
 from accounts.venice import (
     NotFoundError,
     RateLimitedError,
@@ -91,6 +93,11 @@ def install(api: NinjaAPI) -> None:
             ),
             policies=[str(hit) for hit in error.hits],
         ),
+        KeyScopeRefused: lambda request, error: ApiError(403, "forbidden", error.message),
+        OwnershipInvalid: lambda request, error: ApiError(
+            422, "invalid", error.message, fields={error.field or "": [error.message]}
+        ),
+        TeamChangeRefused: lambda request, error: ApiError(409, "refused", error.message),
         VeniceError: _upstream,
     }
     for kind, translate in handlers.items():

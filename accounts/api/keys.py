@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from ninja import Query, Router, Schema, Status
@@ -14,10 +15,11 @@ from accounts.api.auth import audit_context, require
 from accounts.api.errors import ApiError, check_form
 from accounts.api.schemas import CreatedKey, Error, Held, Key, KeyChange, KeyList, NewKey
 from accounts.forms import KeyCreateForm, KeyEditForm, KeyFilterForm
-from accounts.models import ChangeRequest
+from accounts.models import ChangeRequest, Team
 from accounts.roles import Ability
 from accounts.selectors.keys import api_key_get, api_key_list, api_key_list_all
 from accounts.services.approvals import change_request_create, encode_payload
+from accounts.services.key_ownership import ownership_of, scope_refusal
 from accounts.services.keys import (
     ADMIN_KEYS_REFUSED,
     api_key_create,
@@ -52,13 +54,15 @@ def list_keys(request, filters: Query[KeyFilters]):
     form = KeyFilterForm(filters.dict(exclude_none=True))
     check_form(form)
     listing = api_key_list(query=form.query())
-    return {"keys": [key_out(row.key) for row in listing.rows], "total": listing.total}
+    keys = [key_out(row.key, ownership=row.ownership) for row in listing.rows]
+    return {"keys": keys, "total": listing.total}
 
 
 @router.get("/keys/{key_id}", response={200: Key, **ERRORS}, summary="Get a key")
 def get_key(request, key_id: str):
     require(request, Ability.VIEW_KEYS)
-    return key_out(_key(key_id))
+    key = _key(key_id)
+    return key_out(key, ownership=ownership_of(key.id))
 
 
 @router.post(
@@ -79,7 +83,7 @@ def create_key(request, body: NewKey):
 
 
 def _create(request, body: NewKey):
-    form = KeyCreateForm(_create_data(body), allow_admin=True)
+    form = KeyCreateForm(_create_data(body), allow_admin=True, user=request.user)
     check_form(form)
     settings = form.settings()
     try:
@@ -94,7 +98,7 @@ def _create(request, body: NewKey):
             key_type=settings["api_key_type"],
             description=settings["description"],
         )
-    return Status(201, key_out(created, secret=created.secret))
+    return Status(201, key_out(created, ownership=ownership_of(created.id), secret=created.secret))
 
 
 @router.patch("/keys/{key_id}", response={200: Key, 202: Held, **ERRORS}, summary="Change a key")
@@ -109,7 +113,7 @@ def update_key(request, key_id: str, body: KeyChange):
     check_form(form)
     changes = form.changes()
     if not changes:
-        return Status(200, key_out(key))
+        return Status(200, key_out(key, ownership=ownership_of(key.id)))
     try:
         updated = api_key_update(context=audit_context(request), key=key, **changes)
     except ApprovalRequired as held:
@@ -121,7 +125,7 @@ def update_key(request, key_id: str, body: KeyChange):
             arguments=changes,
             key=key,
         )
-    return Status(200, key_out(updated))
+    return Status(200, key_out(updated, ownership=ownership_of(updated.id)))
 
 
 class DeleteRequest(Schema):
@@ -145,10 +149,15 @@ def delete_key(request, key_id: str, body: Query[DeleteRequest]):
 # --- shared with the rotation endpoints --------------------------------------------------------
 
 
-def key_out(key: APIKey, **extra) -> dict:
+def key_out(key: APIKey, *, ownership=None, **extra) -> dict:
     usage = key.current_period_usage
     week = key.trailing_seven_days
+    owner = None
+    if ownership is not None:
+        owner = ownership.owner.get_username() if ownership.owner else ownership.owner_contact
     return {
+        "team": ownership.team.slug if ownership is not None and ownership.team else None,
+        "owner": owner or None,
         "id": key.id,
         "description": key.description,
         "type": str(key.api_key_type),
@@ -183,6 +192,8 @@ def key_to_manage(request, key_id: str) -> APIKey:
     key = _key(key_id, fresh=True)
     if not may_manage_key_type(request.user, key.api_key_type):
         raise ApiError(403, "forbidden", ADMIN_KEYS_REFUSED)
+    if reason := scope_refusal(request.user, key.id, key.description):
+        raise ApiError(403, "forbidden", reason)
     return key
 
 
@@ -215,7 +226,14 @@ def _create_data(body: NewKey) -> dict:
         "model_privacy": body.model_privacy,
         # One request, one key: idempotency is the Idempotency-Key header's job here.
         "submission": "api-" + timezone.now().strftime("%Y%m%d%H%M%S%f"),
+        "owner_contact": body.owner_contact,
     }
+    if body.team:
+        team = Team.objects.filter(slug=body.team).first()
+        data["team"] = str(team.pk) if team else "unknown"
+    if body.owner:
+        owner = get_user_model().objects.filter(username=body.owner, is_active=True).first()
+        data["owner"] = str(owner.pk) if owner else "unknown"
     if "expires_at" not in body.model_fields_set:
         data["expiry"] = KeyCreateForm.base_fields["expiry"].initial  # the page's default
     elif body.expires_at is None:

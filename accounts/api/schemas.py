@@ -51,6 +51,8 @@ class Key(Schema):
     model_privacy: Privacy
     current_period_usage: Usage | None = None
     trailing_seven_days: Usage | None = None
+    team: str | None = Field(None, description="Its team's short name (the portal's, not Venice's)")
+    owner: str | None = Field(None, description="Its owner: a member's username, or a contact")
 
 
 class KeyList(Schema):
@@ -82,6 +84,11 @@ class NewKey(Schema):
     reason: str = Field(
         "", description="When a policy holds the change for approval: why, for the approver"
     )
+    team: str | None = Field(
+        None, description="A team's short name (a scoped Key manager must name one of theirs)"
+    )
+    owner: str | None = Field(None, description="A member's username")
+    owner_contact: str = Field("", max_length=120, description="Or a contact, not both")
 
 
 class CreatedKey(Key):

@@ -194,3 +194,37 @@ class SpendExportForm(forms.Form):
             return data["start"], data["end"]
         period = period_for_preset(DEFAULT_PRESET, today=self.today)
         return period.start, period.end
+
+
+MONTH_INVALID = "Choose a month as YYYY-MM, no later than this one."
+
+
+class MonthForm(forms.Form):
+    """`?month=2026-11`: one calendar month (this month: to today), for the allocation."""
+
+    month = forms.RegexField(
+        label="Month",
+        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        required=False,
+        error_messages={"invalid": MONTH_INVALID},
+        widget=forms.TextInput(attrs={"type": "month"}),
+    )
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean_month(self):
+        value = self.cleaned_data["month"]
+        if value and value > self.today.strftime("%Y-%m"):
+            raise forms.ValidationError(MONTH_INVALID)
+        return value
+
+    def as_range(self) -> dict[str, str] | None:
+        """The month as the period form's start and end, or None when none was chosen."""
+        value = self.cleaned_data.get("month") if self.is_valid() else None
+        if not value:
+            return None
+        first = date(int(value[:4]), int(value[5:]), 1)
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        return {"start": first.isoformat(), "end": min(last, self.today).isoformat()}

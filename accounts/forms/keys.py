@@ -14,6 +14,7 @@ from django.core.validators import DecimalValidator
 from django.utils import timezone
 
 from accounts.forms.fields import DateTimeLocalInput, _check_date_in_range, in_viewers_zone
+from accounts.forms.teams import OwnershipFields, require_key_team
 from accounts.selectors.keys import KeyQuery, KeySort, KeyStatus
 from accounts.venice import (
     APIKey,
@@ -192,9 +193,12 @@ DEFAULT_EXPIRY = "90d"
 EXPIRY_DATE_REQUIRED = "Choose when the key expires, or pick one of the other choices."
 
 
-class KeyCreateForm(_KeySettingsForm):
+class KeyCreateForm(_KeySettingsForm, OwnershipFields):
     field_order = [
         "description",
+        "team",
+        "owner",
+        "owner_contact",
         "api_key_type",
         "usd_limit",
         "diem_limit",
@@ -226,8 +230,9 @@ class KeyCreateForm(_KeySettingsForm):
     # key the first one created instead of creating another.
     submission = forms.CharField(widget=forms.HiddenInput, error_messages={"required": ""})
 
-    def __init__(self, *args, allow_admin: bool, **kwargs):
+    def __init__(self, *args, allow_admin: bool, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.setup_ownership(user, require_team=require_key_team())
         in_viewers_zone(self.fields["expires_at"], "Expires on")
         self.fields["expires_at"].help_text = "Only for “On a date I choose”."
         self.allow_admin = allow_admin
@@ -273,7 +278,14 @@ class KeyCreateForm(_KeySettingsForm):
         return data
 
     def settings(self) -> dict:
-        return {**super().settings(), "api_key_type": APIKeyType(self.cleaned_data["api_key_type"])}
+        settings = {
+            **super().settings(),
+            "api_key_type": APIKeyType(self.cleaned_data["api_key_type"]),
+        }
+        assignment = self.assignment()
+        if assignment.team or assignment.owner or assignment.owner_contact:
+            settings.update(assignment.as_payload())
+        return settings
 
 
 class KeyEditForm(_KeySettingsForm):
@@ -386,12 +398,44 @@ class KeyFilterForm(forms.Form):
         ],
     )
 
+    team = forms.ChoiceField(label="Team", required=False, choices=())
+    owner = forms.ChoiceField(label="Owner", required=False, choices=())
+    group = forms.ChoiceField(
+        label="Group by",
+        required=False,
+        choices=[("", "No grouping"), ("team", "Team"), ("owner", "Owner")],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from accounts.models import KeyOwnership, Team
+        from accounts.selectors.keys import NO_OWNER, NO_TEAM
+
+        self.fields["team"].choices = [
+            ("", "Any team"),
+            (NO_TEAM, "No team"),
+            *Team.objects.order_by("name").values_list("slug", "name"),
+        ]
+        owners = set()
+        for row in KeyOwnership.objects.select_related("owner"):
+            if row.owner is not None:
+                owners.add((row.owner.get_username(), row.owner_label))
+            elif row.owner_contact:
+                owners.add((row.owner_contact, row.owner_contact))
+        self.fields["owner"].choices = [
+            ("", "Any owner"),
+            (NO_OWNER, "No owner"),
+            *sorted(owners, key=lambda pair: pair[1].casefold()),
+        ]
+
     def query(self) -> KeyQuery:
         """The valid values as a query; anything missing or unknown means "all" or the default."""
         self.is_valid()
         data = {name: value for name, value in self.cleaned_data.items() if value}
         sort = data.get("sort", "-created")
         return KeyQuery(
+            team=data.get("team", ""),
+            owner=data.get("owner", ""),
             key_type=APIKeyType(data["type"]) if "type" in data else None,
             status=KeyStatus(data["status"]) if "status" in data else None,
             search=data.get("q", "").strip(),

@@ -57,10 +57,15 @@ from accounts.models.rotation import (
     RotationState,
 )
 from accounts.models.sessions import PortalSession
+from accounts.models.teams import KeyManagerScope, KeyOwnership, Team, TeamMembership
 from accounts.models.tokens import AccessToken, IdempotentRequest
 
 __all__ = [
     "AccessToken",
+    "KeyManagerScope",
+    "KeyOwnership",
+    "Team",
+    "TeamMembership",
     "IdempotentRequest",
     "DEFAULT_TIME_ZONE",
     "TIME_ZONE_UNKNOWN",

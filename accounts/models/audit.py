@@ -78,6 +78,15 @@ class AuditAction(models.TextChoices):
     ALERT_CHANNEL_CREATED = "alert.channel_created", "Alert channel created"
     ALERT_CHANNEL_DELETED = "alert.channel_deleted", "Alert channel deleted"
     ALERT_CHANNEL_DISABLED = "alert.channel_disabled", "Alert channel switched off"
+    # Teams, key ownership and the audit baseline.
+    TEAM_CREATED = "team.created", "Team created"
+    TEAM_UPDATED = "team.updated", "Team changed"
+    TEAM_DELETED = "team.deleted", "Team deleted"
+    TEAM_MEMBER_ADDED = "team.member_added", "Member added to a team"
+    TEAM_MEMBER_REMOVED = "team.member_removed", "Member removed from a team"
+    MEMBER_KEY_SCOPE_CHANGED = "member.key_scope_changed", "Key manager's scope changed"
+    KEY_ASSIGNED = "key.assigned", "Key's team or owner changed"
+    KEYS_ADOPTED = "keys.adopted", "Existing keys adopted"
 
 
 class AuditOutcome(models.TextChoices):

@@ -22,6 +22,7 @@ from accounts.models import AuditAction, AuditEvent, AuditOutcome
 from accounts.presentation import dates, names, numbers
 from accounts.presentation.audit_access import ACCESS_WORDING
 from accounts.presentation.audit_alerts import ALERT_WORDING
+from accounts.presentation.audit_teams import TEAMS_WORDING
 from accounts.presentation.audit_words import Wording, key_phrase, parse_moment, when
 from accounts.services.audit import VIA_TOKEN
 
@@ -52,6 +53,8 @@ EXPORTS = {
     "ledger-venice": "the usage ledger (Venice's columns)",
     "spend-by-key": "spend by key",
     "spend-by-model": "spend by model",
+    "allocation": "the cost allocation by team",
+    "allocation-focus": "the cost allocation by team (FOCUS)",
 }
 
 
@@ -374,6 +377,7 @@ WORDING: dict[str, Wording] = {
     ),
     **ACCESS_WORDING,
     **ALERT_WORDING,
+    **TEAMS_WORDING,
 }
 
 

@@ -228,13 +228,14 @@ def audit_events_for_key(key_id: str, *, limit: int = 50) -> list[AuditEvent]:
 
 def audit_unrecorded_keys(keys: Iterable) -> list:
     """The keys (APIKey) no audit record names yet, as another create, a rotation's
-    replacement or anything else: a key some record names is accounted for."""
+    replacement, an adoption or anything else: a key some record names is accounted for."""
     keys = list(keys)
     known = set(
         AuditEvent.objects.filter(key_id__in=[key.id for key in keys]).values_list(
             "key_id", flat=True
         )
     )
+    known |= audit_adopted_key_ids()
     return [key for key in keys if key.id not in known]
 
 
@@ -249,6 +250,19 @@ def audit_keys_made_only_by_rotation_attempt(keys: Iterable, *, rotation_id: int
     mine = set(named.filter(attempt).values_list("key_id", flat=True))
     elsewhere = set(named.exclude(attempt).values_list("key_id", flat=True))
     return [key for key in keys if key.id in mine and key.id not in elsewhere]
+
+
+def audit_adopted_key_ids() -> set[str]:
+    """The keys a `keys.adopted` record took into the baseline (services/adoption.py): one
+    record snapshots many keys, in its details, so they are read from there (a handful of
+    records at most, by the action's index)."""
+    ids: set[str] = set()
+    adopted = AuditEvent.objects.filter(
+        action=AuditAction.KEYS_ADOPTED, outcome=AuditOutcome.SUCCEEDED
+    ).values_list("details", flat=True)
+    for details in adopted:
+        ids |= {entry.get("id") for entry in (details or {}).get("keys", []) if entry.get("id")}
+    return ids
 
 
 def audit_key_ids_with_lost_secret(key_ids: Iterable[str] | None = None) -> set[str]:
@@ -364,22 +378,38 @@ def _drift_cache_key(keys) -> str:
     return f"audit:drift:v1:{last_id}:{head}:{digest}"
 
 
-def _audit_drift(keys) -> AuditDrift:
+def audit_drift_unrecorded_all(keys) -> list:
+    """Every key of `keys` no record accounts for as created (nor adopted), oldest first: what
+    adoption takes into the baseline (drift's own list stops at DRIFT_SHOWN)."""
     upstream = {key.id: key for key in keys}
     created = _key_ids_with(
         upstream, Q(action__in=CREATE_ACTIONS) & ~Q(outcome=AuditOutcome.FAILED)
     )
-    unrecorded = sorted(
+    created |= audit_adopted_key_ids()
+    return sorted(
         (key for key_id, key in upstream.items() if key_id not in created),
         key=lambda key: (key.created_at is None, key.created_at, key.id),
     )
+
+
+def _audit_drift(keys) -> AuditDrift:
+    upstream = {key.id: key for key in keys}
+    adopted = audit_adopted_key_ids()
+    unrecorded = audit_drift_unrecorded_all(keys)
     # Every key any record names, minus those still upstream and those recorded as deleted.
-    named = _distinct_key_ids() - set(upstream)
+    named = (_distinct_key_ids() | adopted) - set(upstream)
     deleted = _key_ids_with(named, Q(action__in=DELETE_ACTIONS, outcome=AuditOutcome.SUCCEEDED))
     gone = sorted(named - deleted)
     vanished = []
     for key_id in gone[:DRIFT_SHOWN]:
         last = AuditEvent.objects.filter(key_id=key_id).order_by("-time", "-id").first()
+        if last is None:
+            # Known only from an adoption record, which names many keys.
+            last = (
+                AuditEvent.objects.filter(action=AuditAction.KEYS_ADOPTED)
+                .order_by("-time", "-id")
+                .first()
+            )
         vanished.append((key_id, last))
     vanished.sort(key=lambda pair: (pair[1].time, pair[1].pk), reverse=True)
     return AuditDrift(

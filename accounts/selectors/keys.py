@@ -21,9 +21,11 @@ from accounts.selectors.rotation import (
     rotation_open_keys,
     rotation_overdue_key_ids,
 )
+from accounts.services.key_ownership import ownerships_by_key
 from accounts.venice import APIKey, APIKeyType, VeniceClient, get_client
 
 EXPIRING_WITHIN = timedelta(days=14)
+NO_TEAM, NO_OWNER = "none", "none"
 UNUSED_FOR = timedelta(days=30)
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -51,6 +53,9 @@ class KeyQuery:
     search: str = ""
     sort: KeySort = KeySort.CREATED
     descending: bool = True
+    # A team's slug or NO_TEAM; an owner's username or contact, or NO_OWNER.
+    team: str = ""
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,23 @@ class KeyFlags:
 class KeyRow:
     key: APIKey
     flags: KeyFlags
+    ownership: object | None = None  # its KeyOwnership (team, owner), if any
+
+
+def _owner_matches(ownership, owner: str) -> bool:
+    if owner == NO_OWNER:
+        return ownership is None or (ownership.owner is None and not ownership.owner_contact)
+    if ownership is None:
+        return False
+    if ownership.owner is not None:
+        return ownership.owner.get_username() == owner
+    return ownership.owner_contact.casefold() == owner.casefold()
+
+
+def _team_matches(ownership, team: str) -> bool:
+    if team == NO_TEAM:
+        return ownership is None or ownership.team is None
+    return ownership is not None and ownership.team is not None and ownership.team.slug == team
 
 
 @dataclass(frozen=True)
@@ -112,6 +134,10 @@ def api_key_flags(
 
 def _matches(row: KeyRow, query: KeyQuery) -> bool:
     key, flags = row.key, row.flags
+    if query.team and not _team_matches(row.ownership, query.team):
+        return False
+    if query.owner and not _owner_matches(row.ownership, query.owner):
+        return False
     if query.key_type is not None and key.api_key_type != query.key_type:
         return False
     if query.search:
@@ -157,10 +183,13 @@ def api_key_rows(
     secret_lost_ids: frozenset[str] | set[str] = frozenset(),
     rotating: OpenRotationKeys | None = None,
     overdue_ids: frozenset[str] = frozenset(),
+    ownerships: dict | None = None,
 ) -> list[KeyRow]:
     """Flag, filter and sort keys (no I/O)."""
+    ownerships = ownerships or {}
     rows = [
         KeyRow(
+            ownership=ownerships.get(key.id),
             key=key,
             flags=api_key_flags(
                 key,
@@ -195,6 +224,7 @@ def api_key_list(
         secret_lost_ids=audit_key_ids_with_lost_secret([key.id for key in keys]) if keys else set(),
         rotating=rotation_open_keys(),
         overdue_ids=rotation_overdue_key_ids(now=now),
+        ownerships=ownerships_by_key(),
     )
     return KeyListing(rows=rows, total=len(keys), query=query)
 

@@ -331,3 +331,48 @@ def key_spend_by_day(*, key_id: str, days: list[date]) -> list[KeyDay]:
                 diem += key.total_diem
         spent.append(KeyDay(day, usd, diem))
     return spent
+
+
+KEY_SPEND_DAYS = 30
+
+
+@dataclass(frozen=True)
+class KeySpend:
+    """One key's spend over its last KEY_SPEND_DAYS full days, per currency."""
+
+    days: list[KeyDay]
+    usd: Decimal
+    diem: Decimal
+    usd_chart: Chart
+    diem_chart: Chart
+    first: date
+    last: date
+
+
+def key_spend_recent(*, key_id: str, today: date) -> KeySpend:
+    """The key page's spend panel: the last 30 full UTC days (ending yesterday, as Billing's
+    "Last 30 days"), one analytics call per day. Raises VeniceError."""
+    last = today - timedelta(days=1)
+    first = last - timedelta(days=KEY_SPEND_DAYS - 1)
+    days = key_spend_by_day(key_id=key_id, days=[first + timedelta(days=i) for i in range(30)])
+    labels = [charts.date_label(d.day) for d in days]
+
+    def chart(currency: str) -> Chart:
+        color = charts.PALETTE[0] if currency == USD else charts.PALETTE[1]
+        return charts.bar_chart(
+            title=f"This key's spend per day in {currency}",
+            labels=labels,
+            series=[_series(currency, (amount_in(d, currency) for d in days), color)],
+            unit=currency,
+            value_format=FORMATS[currency],
+        )
+
+    return KeySpend(
+        days=days,
+        usd=sum((d.usd for d in days), ZERO),
+        diem=sum((d.diem for d in days), ZERO),
+        usd_chart=chart(USD),
+        diem_chart=chart(DIEM),
+        first=first,
+        last=last,
+    )

@@ -113,6 +113,33 @@ def daily_spend_export(
     )
 
 
+def allocation_export(
+    *, context: AuditContext, first: date, last: date, today: date, focus: bool = False
+) -> UsageExport:
+    """Start the allocation file (services/allocation_exports.py) over `first`..`last`, the
+    plain chargeback CSV or its FOCUS form: one analytics call per day, audited and started
+    like usage_history_export."""
+    from accounts.services.allocation_exports import (
+        allocation_csv_chunks,
+        allocation_focus_chunks,
+    )
+
+    kind = "allocation-focus" if focus else "allocation"
+    filename = export_filename(kind, first, last, today=today)
+    details = {
+        "export": kind,
+        "filters": {"from": first.isoformat(), "to": last.isoformat()},
+        "filename": filename,
+    }
+    chunks = allocation_focus_chunks if focus else allocation_csv_chunks
+    return _start(
+        context=context,
+        details=details,
+        filename=filename,
+        chunks=lambda: chunks(first=first, last=last),
+    )
+
+
 def _start(*, context: AuditContext, details: dict, filename: str, chunks: Callable) -> UsageExport:
     stream = _stream(context=context, details=details, chunks=chunks)
     next(stream)  # runs up to "ready": the record committed, the first page fetched

@@ -22,6 +22,12 @@ from accounts.roles import Ability
 from accounts.selectors.audit import audit_unrecorded_keys
 from accounts.selectors.rotation import rotation_open_with_replacement
 from accounts.services.audit import SECRET_LOST, AuditContext, audited
+from accounts.services.key_ownership import (
+    Assignment,
+    check_key_in_scope,
+    check_new_key_assignment,
+    key_assign,
+)
 from accounts.services.policies import (
     enforce,
     policy_check_create,
@@ -88,8 +94,16 @@ def api_key_create(
     expires_at: datetime | date | None = None,
     client: VeniceClient | None = None,
     approval: ChangeRequest | None = None,
+    team_id: int | None = None,
+    owner_id: int | None = None,
+    owner_contact: str = "",
 ) -> APIKey:
     """Create a key; the returned key carries its one-time `secret`.
+
+    `team_id`, `owner_id` / `owner_contact` set its ownership (services/key_ownership.py) once
+    Venice has made it, as a `key.assigned` record after the create's. A scoped Key manager
+    must name one of their teams (KeyScopeRefused), and PORTAL_REQUIRE_KEY_TEAM requires a
+    team of everyone (OwnershipInvalid), both before anything is recorded or sent.
 
     Key policies apply (services/policies.py): a change they forbid raises PolicyForbids, one
     that needs a second Administrator raises ApprovalRequired unless `approval` is the
@@ -100,6 +114,10 @@ def api_key_create(
     (the key page then says so). Not found, or the lookup failing too, re-raises the timeout.
     """
     _check_may_manage(context, api_key_type)
+    assignment = Assignment.from_ids(
+        team_id=team_id, owner_id=owner_id, owner_contact=owner_contact
+    )
+    check_new_key_assignment(context.user, assignment)
     enforce(
         policy_check_create(
             api_key_type=api_key_type,
@@ -139,9 +157,24 @@ def api_key_create(
             record.note_key(found)
             record.add_details(**{SECRET_LOST: True}, lost_to=str(error))
             logger.warning("Key %s was created but its secret was lost: %s", found.id, error)
-            return found
-        record.note_key(created)
+            created = found
+        else:
+            record.note_key(created)
+    _assign_created(context, created, assignment)
     return created
+
+
+def _assign_created(context: AuditContext, key: APIKey, assignment: Assignment) -> None:
+    if assignment.team is None and assignment.owner is None and not assignment.owner_contact:
+        return
+    key_assign(
+        context=context,
+        key_id=key.id,
+        description=key.description,
+        last6=key.last6,
+        assignment=assignment,
+        check=False,
+    )
 
 
 def api_key_update(
@@ -159,7 +192,7 @@ def api_key_update(
     """Change the given fields of `key` (as it is now). Only fields whose value differs are
     sent and recorded (before → after); with none, nothing is sent or recorded and `key` comes
     back. `expires_at=None` removes the expiry. Key policies apply as to a create."""
-    _check_may_manage(context, key.api_key_type)
+    _check_may_manage(context, key.api_key_type, key=key)
     requested = {
         "description": description,
         "expires_at": expires_at,
@@ -198,7 +231,7 @@ def api_key_delete(
     and raised: the portal did not delete it. The replacement of an open rotation is refused
     (`KeyChangeRefused`): its old key may be about to stop, and aborting the rotation is
     the way to remove it. Key policies apply as to a create."""
-    _check_may_manage(context, key.api_key_type)
+    _check_may_manage(context, key.api_key_type, key=key)
     rotation = rotation_open_with_replacement(key_id=key.id)
     if rotation is not None:
         raise KeyChangeRefused(
@@ -223,8 +256,10 @@ def may_manage_key_type(user, api_key_type: APIKeyType) -> bool:
     return api_key_type != APIKeyType.ADMIN or user.has_perm(Ability.MANAGE_ADMIN_KEYS.permission)
 
 
-def _check_may_manage(context: AuditContext, api_key_type: APIKeyType) -> None:
+def _check_may_manage(context: AuditContext, api_key_type: APIKeyType, key=None) -> None:
     if may_manage_key_type(context.user, api_key_type):
+        if key is not None:
+            check_key_in_scope(context.user, key.id, key.description)
         return
     if api_key_type == APIKeyType.ADMIN and may_manage_key_type(context.user, APIKeyType.INFERENCE):
         raise PermissionDenied(ADMIN_KEYS_REFUSED)

@@ -41,6 +41,7 @@ from accounts.selectors.audit import (
 from accounts.services import secret_sinks
 from accounts.services.approvals import approval_details
 from accounts.services.audit import SECRET_LOST, AuditContext, audit_log, audited
+from accounts.services.key_ownership import check_key_in_scope, ownership_follow_rotation
 from accounts.services.keys import create_may_have_happened, may_manage_key_type
 from accounts.services.policies import enforce, policy_check_rotation
 from accounts.venice import UNSET, APIKey, APIKeyType, NotFoundError, VeniceError, get_client
@@ -297,6 +298,7 @@ def rotation_start(
     if old is None:
         raise RotationError(ROTATION_KEY_NOT_FOUND)
     _check_may_rotate(context.user, old.api_key_type)
+    check_key_in_scope(context.user, old.id, old.description)
     if grace == Grace.NOW and is_portal_key(old):
         raise RotationError(ROTATION_PORTAL_KEY_NOW)
     enforce(policy_check_rotation(key=old, grace=grace, now=now), approved=approval is not None)
@@ -333,6 +335,7 @@ def rotation_resume(
     now = now or timezone.now()
     rotation = _get(rotation_id)
     _check_may_rotate(context.user, rotation.old_key_type)
+    check_key_in_scope(context.user, rotation.old_key_id, rotation.old_description)
     if rotation.awaits_delivery:
         raise RotationError(ROTATION_UNDELIVERED)
     if rotation.state == State.FAILED:
@@ -372,6 +375,7 @@ def rotation_abort(
     now = now or timezone.now()
     rotation = _get(rotation_id)
     _check_may_rotate(context.user, rotation.old_key_type)
+    check_key_in_scope(context.user, rotation.old_key_id, rotation.old_description)
     if not rotation.is_open:
         raise RotationError(ROTATION_NOT_ABORTABLE.format(state=rotation.get_state_display()))
     if delete_replacement and rotation.has_replacement and rotation.old_key_deleted_at:
@@ -715,6 +719,7 @@ def _create_replacement(
             raise
         record.note_key(new)
         record.add_details(new_key_id=new.id)
+    ownership_follow_rotation(old_key_id=rotation.old_key_id, new_key=new)
     return new
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import AuditAction, Rotation
 from accounts.presentation import dates
 from accounts.services.audit import AuditContext, audited
+from accounts.services.key_ownership import check_key_in_scope
 from accounts.services.rotation import (
     ROTATION_BUSY,
     RotationError,
@@ -162,6 +163,7 @@ def rotation_finish_early(
     has been used and the old one idle for the quiet period (read past the cache now)."""
     rotation = _get(rotation_id)
     _check_may_rotate(context.user, rotation.old_key_type)
+    check_key_in_scope(context.user, rotation.old_key_id, rotation.old_description)
     return _finish_early(rotation, context, now=now or timezone.now())
 
 
@@ -213,6 +215,8 @@ def rotation_extend_grace(
     now = now or timezone.now()
     rotation = _get(rotation_id)
     _check_may_rotate(context.user, rotation.old_key_type)
+    check_key_in_scope(context.user, rotation.old_key_id, rotation.old_description)
+    check_key_in_scope(context.user, rotation.old_key_id, rotation.old_description)
     if rotation.state != State.GRACE:
         raise RotationError(NOT_IN_GRACE)
     until = until.replace(microsecond=0)

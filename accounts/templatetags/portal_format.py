@@ -131,3 +131,11 @@ register.filter("duration", dates.span)  # a timedelta: '3 min', '2 h 10 min', '
 def zone_name() -> str:
     """The viewer's time zone, for column headers: `Time (Europe/Berlin)`."""
     return dates.zone_name()
+
+
+@register.filter
+def scaled(value, factor) -> str:
+    """`value` × `factor`, plainly written (a budget meter's low and high marks)."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(value) * Decimal(str(factor)):f}"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import ability_required
 from accounts.forms import AuditFilterForm
+from accounts.forms.teams import AdoptForm
 from accounts.models import AuditEvent
 from accounts.presentation.audit import audit_entries, audit_sentence, rotation_of
 from accounts.roles import Ability
@@ -65,6 +66,7 @@ def audit_list(request):
             context["drift"] = audit_drift()
         except VeniceError as error:
             context["drift_error"] = error.user_message
+        context["adopt_form"] = AdoptForm()
     return render(request, "audit/list.html", context)
 
 

@@ -15,6 +15,7 @@ from accounts.services.billing import (
     CURRENCIES,
     billing_overview_get,
     key_spend_by_day,
+    key_spend_recent,
 )
 from accounts.services.billing_periods import PRESETS, venice_today
 from accounts.services.exports import daily_spend_export, usage_history_export
@@ -181,3 +182,17 @@ def spend_by_key_csv(request):
 def spend_by_model_csv(request):
     """Every model's units, USD and DIEM per day: one analytics call per day."""
     return _daily_spend_csv(request, SPEND_BY_MODEL)
+
+
+@require_GET
+@ability_required(Ability.VIEW_BILLING)
+def key_spend(request, key_id: str):
+    """A key's last 30 days of spend: the key page loads it as a fragment (30 analytics calls,
+    so not on the page's own time); without HTMX, a page of its own."""
+    context = {"key_id": key_id}
+    try:
+        context["spend"] = key_spend_recent(key_id=key_id, today=venice_today())
+    except VeniceError as error:
+        context["error"] = error.user_message
+    template = "keys/spend.html#spend" if request.htmx else "keys/spend.html"
+    return render(request, template, context)

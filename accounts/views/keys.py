@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import ability_required, refuse
 from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
+from accounts.forms.teams import BulkAssignForm
 from accounts.models import ChangeRequest
 from accounts.presentation.names import limit_period_phrase
 from accounts.roles import Ability
@@ -42,6 +43,13 @@ from accounts.selectors.rotation import (
     rotations_for_key,
 )
 from accounts.services.audit import audit_context_from_request
+from accounts.services.key_ownership import (
+    KeyScopeRefused,
+    OwnershipInvalid,
+    may_change_key,
+    ownership_of,
+    scope_refusal,
+)
 from accounts.services.keys import (
     ADMIN_KEYS_REFUSED,
     KeyChangeRefused,
@@ -86,12 +94,17 @@ def key_list(request):
         listing = api_key_list(query=query)
     except VeniceError as exc:
         error = exc
+    rows = _table_rows(listing) if listing is not None else []
+    may_assign = request.user.has_perm(Ability.ASSIGN_KEYS.permission)
     context = {
         "form": form,
         "listing": listing,
-        "rows": _table_rows(listing) if listing is not None else [],
+        "rows": rows,
+        "groups": _grouped(rows, form.cleaned_data.get("group", "")),
         "error": error,
         "may_create": request.user.has_perm(Ability.MANAGE_INFERENCE_KEYS.permission),
+        "may_assign": may_assign,
+        "assign_form": BulkAssignForm(user=request.user, key_choices=()) if may_assign else None,
         "sort_headers": _sort_headers(request, query),
     }
     template = "keys/list.html#rows" if _fragment(request) else "keys/list.html"
@@ -119,9 +132,25 @@ def _table_rows(listing: KeyListing) -> list[dict]:
             "limits": limits_text(row.key.consumption_limits),
             "period": limit_period_phrase(row.key.limit_period),
             "usage": usage_text(row.key.current_period_usage),
+            "id": row.key.id,
+            "team": row.ownership.team.name if row.ownership and row.ownership.team else "",
+            "team_slug": row.ownership.team.slug if row.ownership and row.ownership.team else "",
+            "owner": row.ownership.owner_label if row.ownership else "",
         }
         for row in listing.rows
     ]
+
+
+def _grouped(rows: list[dict], by: str) -> list[tuple[str, list[dict]]]:
+    """The rows under one heading per team (or owner), in name order, the ones with none last;
+    without grouping, one group with no heading."""
+    if by not in ("team", "owner"):
+        return [("", rows)]
+    none = "No team" if by == "team" else "No owner"
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row[by] or none, []).append(row)
+    return sorted(groups.items(), key=lambda item: (item[0] == none, item[0].casefold()))
 
 
 # Ids that reverse() would put into the URL unchanged (Venice's ids are UUIDs).
@@ -181,7 +210,12 @@ def key_detail(request, key_id: str):
         ),
         "meters": api_key_usage_meters(key),
         "audit_events": audit_events_for_key(key.id),
-        "may_manage": may_manage_key_type(request.user, key.api_key_type),
+        "may_manage": may_manage_key_type(request.user, key.api_key_type)
+        and may_change_key(request.user, key.id),
+        "ownership": ownership_of(key.id),
+        "may_assign": request.user.has_perm(Ability.ASSIGN_KEYS.permission)
+        and may_change_key(request.user, key.id),
+        "may_see_spend": request.user.has_perm(Ability.VIEW_BILLING.permission),
         # The rotation feature's part of the page (templates/keys/_rotations.html).
         "rotations": rotations_for_key(key_id=key.id),
         "open_rotation": rotation_open_for(key_id=key.id),
@@ -212,7 +246,7 @@ def key_new(request):
         if not may_create_admin:
             return refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
 
-    form = KeyCreateForm(_posted(request), allow_admin=may_create_admin)
+    form = KeyCreateForm(_posted(request), allow_admin=may_create_admin, user=request.user)
     error, held = None, {}
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["submission"]
@@ -225,6 +259,8 @@ def key_new(request):
             created = api_key_create(context=audit_context_from_request(request), **settings)
         except PolicyForbids as refused:
             form.add_error(None, refused.message)
+        except (KeyScopeRefused, OwnershipInvalid) as refused:
+            form.add_error("team", refused.message)
         except ApprovalRequired as refused:
             url = hold_for_approval(
                 request,
@@ -366,6 +402,8 @@ def _key_to_manage(request, key_id: str):
         return None, _not_found(request, key_id)
     if not may_manage_key_type(request.user, key.api_key_type):
         return None, refuse(request, Ability.MANAGE_ADMIN_KEYS, reason=ADMIN_KEYS_REFUSED)
+    if reason := scope_refusal(request.user, key.id, key.description):
+        return None, refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=reason)
     return key, None
 
 

@@ -25,6 +25,7 @@ from accounts.roles import Ability
 from accounts.selectors.keys import api_key_get
 from accounts.selectors.rotation import rotation_open_for
 from accounts.services.audit import audit_context_from_request
+from accounts.services.key_ownership import scope_refusal
 from accounts.services.policies import ApprovalRequired, policy_check_rotation
 from accounts.services.rotation import (
     ROTATION_ADMIN_KEY_REFUSED,
@@ -60,6 +61,8 @@ def key_rotate(request, key_id: str):
         return render(request, "keys/not_found.html", {"key_id": key_id}, status=404)
     if not may_rotate(request.user, key.api_key_type):
         return _refuse(request, key.api_key_type)
+    if reason := scope_refusal(request.user, key.id, key.description):
+        return refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=reason)
 
     form = RotationForm(request.POST or None, key=key, now=timezone.now())
     error, held = None, {}
@@ -107,6 +110,8 @@ def rotation_resume_view(request, key_id: str, rotation_id: int):
     rotation = _rotation(key_id, rotation_id)
     if not may_rotate(request.user, rotation.old_key_type):
         return _refuse(request, rotation.old_key_type)
+    if reason := scope_refusal(request.user, rotation.old_key_id, rotation.old_description):
+        return refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=reason)
     try:
         outcome = rotation_resume(
             context=audit_context_from_request(request), rotation_id=rotation.pk
@@ -141,6 +146,8 @@ def rotation_abort_view(request, key_id: str, rotation_id: int):
     rotation = _rotation(key_id, rotation_id)
     if not may_rotate(request.user, rotation.old_key_type):
         return _refuse(request, rotation.old_key_type)
+    if reason := scope_refusal(request.user, rotation.old_key_id, rotation.old_description):
+        return refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=reason)
     form = RotationAbortForm(request.POST, has_replacement=rotation.has_replacement)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors["delete_replacement"]))
@@ -234,6 +241,8 @@ def rotation_finish_early_view(request, key_id: str, rotation_id: int):
     rotation = _rotation(key_id, rotation_id)
     if not may_rotate(request.user, rotation.old_key_type):
         return _refuse(request, rotation.old_key_type)
+    if reason := scope_refusal(request.user, rotation.old_key_id, rotation.old_description):
+        return refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=reason)
     try:
         rotation = rotation_finish_early(
             context=audit_context_from_request(request), rotation_id=rotation.pk
@@ -255,6 +264,8 @@ def rotation_extend_view(request, key_id: str, rotation_id: int):
     rotation = _rotation(key_id, rotation_id)
     if not may_rotate(request.user, rotation.old_key_type):
         return _refuse(request, rotation.old_key_type)
+    if reason := scope_refusal(request.user, rotation.old_key_id, rotation.old_description):
+        return refuse(request, Ability.MANAGE_INFERENCE_KEYS, reason=reason)
     more = EXTENSIONS.get(request.POST.get("extend_by", ""))
     if more is None:
         messages.error(request, "Choose how much longer the old key keeps working.")

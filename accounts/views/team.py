@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.access import ability_required
 from accounts.forms.members import InviteForm, JoinForm, MemberRoleForm
-from accounts.models import Invitation
+from accounts.forms.teams import KeyScopeForm
+from accounts.models import Invitation, KeyManagerScope, Team
 from accounts.roles import Ability
 from accounts.selectors.members import invitations_open, member_row, member_rows
 from accounts.selectors.sessions import sessions_of
@@ -61,6 +62,12 @@ def member_detail(request, user_id: int):
         "role_form": MemberRoleForm(initial={"role": member_row(member).role or ""}),
         "sessions": sessions_of(member),
         "is_self": member.pk == request.user.pk,
+        # Teams (views/teams.py `member_key_scope` saves it).
+        "scope_everyone": settings.PORTAL_SCOPE_KEY_MANAGERS,
+        "scope_form": KeyScopeForm(
+            initial={"scoped": KeyManagerScope.objects.filter(user=member).exists()}
+        ),
+        "member_teams": Team.objects.filter(memberships__user=member),
     }
     return render(request, "team/detail.html", context)
 
