@@ -19,7 +19,9 @@ SEEDED = 13
 def _descriptions(response) -> list[str]:
     """The keys listed, in order."""
     body = response.content.decode().split("<tbody>", 1)[-1]
-    return re.findall(r'<td data-label="Description"><a href="/keys/[^/]+/">([^<]+)</a>', body)
+    return re.findall(
+        r'<td data-label="Description">(?:<input [^>]*> )?<a href="/keys/[^/]+/">([^<]+)</a>', body
+    )
 
 
 def _row(response, description) -> str:

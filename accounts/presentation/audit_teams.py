@@ -113,9 +113,9 @@ TEAMS_WORDING: dict[str, Wording] = {
     AuditAction.TEAM_CREATED: Wording("Team created", "created", "create", _team_created),
     AuditAction.TEAM_UPDATED: Wording("Team changed", "changed", "change", _team_updated),
     AuditAction.TEAM_DELETED: Wording("Team deleted", "deleted", "delete", _team_deleted),
-    AuditAction.TEAM_MEMBER_ADDED: Wording("Member added to a team", "added", "add", _member_added),
+    AuditAction.TEAM_MEMBER_ADDED: Wording("Team member added", "added", "add", _member_added),
     AuditAction.TEAM_MEMBER_REMOVED: Wording(
-        "Member removed from a team", "removed", "remove", _member_removed
+        "Team member removed", "removed", "remove", _member_removed
     ),
     AuditAction.MEMBER_KEY_SCOPE_CHANGED: Wording(
         "Key manager's scope changed",

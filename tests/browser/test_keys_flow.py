@@ -90,7 +90,7 @@ def test_rotating_with_a_24_hour_grace_leaves_both_keys_working(login_as, sandbo
     assert timedelta(hours=23) < old_expiry - datetime.now(UTC) <= timedelta(hours=24)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
-    page.get_by_label("Search").fill("Payments API")
+    page.get_by_label("Search", exact=True).fill("Payments API")
     page.get_by_role("button", name="Filter").click()
 
     rows = page.get_by_role("table").get_by_role("row")
