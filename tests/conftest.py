@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.pgcluster",
     "tests.fixtures.teams",
+    "tests.fixtures.streaming",
 ]
 
 
