@@ -117,3 +117,26 @@ def test_each_role_manages_only_its_kinds_and_reads_only_what_it_may(api_as, san
     )
     assert missing.status_code == 422 and "key" in _error(missing)["fields"]
     assert AlertKind.KEY_EXPIRING == AlertRule.objects.get().kind
+
+
+def test_a_team_budget_rule_names_its_team_by_id(api_as, make_team):
+    data = make_team("Data", budget_usd="500")
+    fran = api_as(FINANCE, username="fran")
+
+    created = fran.post(
+        "/alerts/rules",
+        {"kind": "team_budget", "params": {"team_id": data.pk}, "notify_users": ["fran"]},
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["params"] == {
+        "thresholds": [80, 100],  # the kind's defaults, as on the page
+        "team_id": data.pk,
+        "team_label": "Data",
+    }
+    unknown = fran.post(
+        "/alerts/rules",
+        {"kind": "team_budget", "params": {"team_id": 999999}, "notify_users": ["fran"]},
+    )
+    assert unknown.status_code == 422
+    assert "team" in _error(unknown)["fields"]

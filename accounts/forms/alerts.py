@@ -12,7 +12,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth import get_user_model
 
-from accounts.models import AlertChannel, AlertKind, AlertRule, ChannelKind
+from accounts.models import AlertChannel, AlertKind, AlertRule, ChannelKind, Team
 from accounts.roles import ROLES, role_of
 from accounts.services.alerts.kinds import KINDS
 from accounts.venice import APIKey, APIKeyType
@@ -35,6 +35,22 @@ def key_choices(keys: list[APIKey]) -> list[tuple[str, str]]:
     return [
         (key.id, f"{key.description} (…{key.last6}, {key.api_key_type.value})") for key in ordered
     ]
+
+
+def thresholds_from_text(text: str) -> list[int]:
+    """ "80, 90 %, 100" -> [80, 90, 100]: percentages from 1 to 1000, ten at most."""
+    parts = [part.strip().rstrip("%").strip() for part in text.split(",")]
+    try:
+        values = sorted({int(part) for part in parts if part})
+    except ValueError:
+        raise forms.ValidationError(THRESHOLDS_INVALID) from None
+    if not values or not all(1 <= value <= 1000 for value in values) or len(values) > 10:
+        raise forms.ValidationError(THRESHOLDS_INVALID)
+    return values
+
+
+def thresholds_text(params: dict) -> str:
+    return ", ".join(str(value) for value in params.get("thresholds") or [])
 
 
 class _MemberChoice(forms.ModelMultipleChoiceField):
@@ -239,24 +255,14 @@ class KeyLimitForm(_KeyScopeForm):
     field_order = ["name", "thresholds", "scope", "key_type", "key"]
 
     def clean_thresholds(self) -> list[int]:
-        parts = [
-            part.strip().rstrip("%").strip() for part in self.cleaned_data["thresholds"].split(",")
-        ]
-        try:
-            values = sorted({int(part) for part in parts if part})
-        except ValueError:
-            raise forms.ValidationError(THRESHOLDS_INVALID) from None
-        if not values or not all(1 <= value <= 1000 for value in values) or len(values) > 10:
-            raise forms.ValidationError(THRESHOLDS_INVALID)
-        return values
+        return thresholds_from_text(self.cleaned_data["thresholds"])
 
     def params(self) -> dict:
         return {"thresholds": self.cleaned_data["thresholds"], **self.scope_params()}
 
     @classmethod
     def initial_params(cls, params: dict) -> dict:
-        thresholds = ", ".join(str(value) for value in params.get("thresholds") or [])
-        return {**super().initial_params(params), "thresholds": thresholds}
+        return {**super().initial_params(params), "thresholds": thresholds_text(params)}
 
 
 class KeyExpiringForm(_KeyScopeForm):
@@ -338,6 +344,43 @@ class AuditIntegrityForm(_RuleForm):
         return {"chain": self.cleaned_data["chain"], "drift": self.cleaned_data["drift"]}
 
 
+class TeamBudgetForm(_RuleForm):
+    kind = AlertKind.TEAM_BUDGET
+    thresholds = forms.CharField(
+        label="Tell at (% of the monthly budget)",
+        initial="80, 100",
+        help_text="Each is told once per calendar month (UTC), per currency the team has a "
+        "budget in.",
+    )
+    team = forms.ModelChoiceField(
+        label="Team",
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label="Every team with a budget",
+        help_text="Budgets are set on the team's page.",
+    )
+    field_order = ["name", "thresholds", "team"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.order_by("name")
+
+    def clean_thresholds(self) -> list[int]:
+        return thresholds_from_text(self.cleaned_data["thresholds"])
+
+    def params(self) -> dict:
+        team = self.cleaned_data.get("team")
+        return {
+            "thresholds": self.cleaned_data["thresholds"],
+            "team_id": team.pk if team else None,
+            "team_label": team.name if team else "",
+        }
+
+    @classmethod
+    def initial_params(cls, params: dict) -> dict:
+        return {**params, "thresholds": thresholds_text(params), "team": params.get("team_id")}
+
+
 _FORMS = {
     form.kind: form
     for form in (
@@ -350,6 +393,7 @@ _FORMS = {
         RotationFailedForm,
         RateLimitsForm,
         AuditIntegrityForm,
+        TeamBudgetForm,
     )
 }
 assert set(_FORMS) == set(KINDS)

@@ -29,6 +29,7 @@ class AlertKind(models.TextChoices):
     ROTATION_FAILED = "rotation_failed", "Rotation failed or left unfinished"
     RATE_LIMITS = "rate_limits", "Rate-limit violations"
     AUDIT_INTEGRITY = "audit_integrity", "Audit integrity"
+    TEAM_BUDGET = "team_budget", "Team spend against its monthly budget"
 
 
 class AlertSystemKind(models.TextChoices):

@@ -2,6 +2,7 @@
 true over several check_alerts runs, again after it clears and returns; period thresholds
 re-arm when the period starts. The sandbox drives every condition."""
 
+import calendar
 from datetime import timedelta
 from decimal import Decimal
 
@@ -485,6 +486,7 @@ def test_every_kind_is_covered_here():
         AlertKind.ROTATION_FAILED,
         AlertKind.RATE_LIMITS,
         AlertKind.AUDIT_INTEGRITY,
+        AlertKind.TEAM_BUDGET,
     }
     assert tested == set(AlertKind)
 
@@ -500,3 +502,69 @@ def test_a_rule_switched_off_and_on_tells_what_is_true_again(make_rule, check_al
     assert not check_alerts().fired
     alert_rule_set_enabled(context=context_of(ada), rule=rule, enabled=True)
     assert len(check_alerts().fired) == 1
+
+
+# --- team budgets ----------------------------------------------------------------------------
+
+
+def _tenth_of_next_month_at_noon(clock):
+    now = clock.now()
+    first_next = (now.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first_next.replace(day=10, hour=12, minute=0, second=0)
+
+
+def test_a_team_budget_is_told_at_each_threshold_once_per_month_and_per_currency(
+    make_rule, check_alerts, sandbox, alert_clock, alert_venice, make_team, assign
+):
+    alert_clock.set(_tenth_of_next_month_at_noon(alert_clock))
+    data = make_team("Data", budget_usd="10", budget_diem="2")
+    make_team("Web")  # no budget: nothing to tell about it
+    pipeline = alert_venice.api_keys.create("Data pipeline")
+    assign(pipeline, data)
+    make_rule(AlertKind.TEAM_BUDGET, thresholds=[80, 100])
+
+    sandbox.use_key(seeded_key_id(INFERENCE_KEY), usd=50.0)  # a key no team owns
+    sandbox.use_key(pipeline.id, usd=7.5)  # 75 %
+    assert not check_alerts().fired
+
+    sandbox.use_key(pipeline.id, usd=1.0)  # 85 %
+    first, *later = _runs(check_alerts)
+    month = alert_clock.now().strftime("%B %Y")
+    assert first == [f"Team “Data” has spent 85 % of its USD budget in {month} ($8.50 of $10.00)"]
+    assert later == [[], []]
+    event = AlertEvent.objects.get(kind=AlertKind.TEAM_BUDGET)
+    assert event.severity == "warning"
+    # $8.50 in nine and a half days: the month's pace, to its last day.
+    now = alert_clock.now()
+    days = calendar.monthrange(now.year, now.month)[1]
+    pace = Decimal("8.5") * days / Decimal("9.5")
+    assert f"At this month's pace it reaches ${pace:,.2f} by {now:%B} {days}." in event.body
+    assert event.link == "/teams/data/"
+
+    sandbox.use_key(pipeline.id, usd=2.0, diem=2.5)  # 105 % of USD, 125 % of DIEM
+    fired = check_alerts().fired
+    assert sorted((e.facts["currency"], e.facts["threshold"], e.severity) for e in fired) == [
+        ("DIEM", 100, "critical"),  # straight to 100: one message, not one per threshold
+        ("USD", 100, "critical"),
+    ]
+    assert not check_alerts().fired
+
+    # A new month starts from zero: re-armed, and told again when it is reached again.
+    alert_clock.advance(timedelta(days=31))
+    assert not check_alerts().fired
+    sandbox.use_key(pipeline.id, usd=9.0)
+    assert [e.facts["threshold"] for e in check_alerts().fired] == [80]
+
+
+def test_a_team_budget_rule_for_one_team_reads_only_that_team(
+    make_rule, check_alerts, sandbox, alert_clock, alert_venice, make_team, assign
+):
+    alert_clock.set(_tenth_of_next_month_at_noon(alert_clock))
+    data = make_team("Data", budget_usd="10")
+    web = make_team("Web", budget_usd="10")
+    for name, team in (("Data job", data), ("Web app", web)):
+        key = alert_venice.api_keys.create(name)
+        assign(key, team)
+        sandbox.use_key(key.id, usd=11.0)
+    make_rule(AlertKind.TEAM_BUDGET, thresholds=[100], team_id=web.pk, team_label="Web")
+    assert [e.facts["team"] for e in check_alerts().fired] == ["Web"]

@@ -21,11 +21,13 @@ def test_an_empty_alerts_page_offers_the_starter_rules_and_they_tell_whoever_add
     response = client.post(reverse("alerts:starter"))
     assert response.status_code == 302
     rules = AlertRule.objects.all()
-    # Finance manages the balance and spend rules (a key's limit is its budget) only.
+    # Finance manages the balance and spend rules (a key's limit and a team's budget are
+    # budgets) only.
     assert {rule.kind for rule in rules} == {
         AlertKind.BALANCE_BELOW,
         AlertKind.SPEND_ABOVE,
         AlertKind.KEY_LIMIT,
+        AlertKind.TEAM_BUDGET,
     }
     assert all(list(rule.notify_users.all()) == [fran] and rule.email_users for rule in rules)
     assert AuditEvent.objects.filter(action="alert.rule_created").count() == rules.count()
@@ -103,6 +105,33 @@ def test_a_key_rule_names_its_key_from_venices_list(client, kim, sandbox):
         "Usage reaches 80 %, 90 % of the limit, key “Production backend”"
         in client.get(reverse("alerts:rules")).content.decode()
     )
+
+
+def test_finance_makes_a_team_budget_rule_naming_the_team(client, fran, make_team):
+    make_team("Data", budget_usd="500")
+    web = make_team("Web", budget_usd="200")
+    client.force_login(fran)
+    url = reverse("alerts:new_kind", args=["team_budget"])
+    page = client.get(url).content.decode()
+    assert "Every team with a budget" in page and ">Web</option>" in page
+    response = client.post(
+        url, {"thresholds": "1200, 80", "team": "", "notify_users": [fran.pk], "enabled": "on"}
+    )
+    assert response.status_code == 200 and not AlertRule.objects.exists()
+    assert "Give percentages from 1 to 1000" in response.content.decode()
+    response = client.post(
+        url,
+        {"thresholds": "90, 75 %", "team": web.pk, "notify_users": [fran.pk], "enabled": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    rule = AlertRule.objects.get()
+    assert rule.params == {"thresholds": [75, 90], "team_id": web.pk, "team_label": "Web"}
+    assert (
+        "Team “Web” spends 75 %, 90 % of its monthly budget (calendar month, UTC)"
+        in client.get(reverse("alerts:rules")).content.decode()
+    )
+    edit = client.get(reverse("alerts:edit", args=[rule.pk])).content.decode()
+    assert 'value="75, 90"' in edit and f'<option value="{web.pk}" selected>Web</option>' in edit
 
 
 def test_finance_may_not_make_a_key_rule_even_by_posting(client, fran):

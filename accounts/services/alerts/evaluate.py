@@ -33,6 +33,7 @@ _EVALUATORS = {
     AlertKind.ROTATION_FAILED: evaluate_rotations.rotation_failed,
     AlertKind.RATE_LIMITS: evaluate_integrity.rate_limits,
     AlertKind.AUDIT_INTEGRITY: evaluate_integrity.audit_integrity,
+    AlertKind.TEAM_BUDGET: evaluate_billing.team_budget,
 }
 
 

@@ -1,10 +1,14 @@
 """Balance and spend rules: the USD balance or the DIEM left this epoch below an amount; the
-account's or one key's spend today or this calendar month (UTC) above one."""
+account's or one key's spend today or this calendar month (UTC) above one; a team's spend this
+calendar month against its monthly budget."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.urls import reverse
 
+from accounts.models import KeyOwnership, Team
 from accounts.services.alerts.evaluate_common import (
     CRITICAL,
     WARNING,
@@ -14,6 +18,7 @@ from accounts.services.alerts.evaluate_common import (
 )
 from accounts.services.alerts.inputs import AlertInputs
 from accounts.services.alerts.kinds import money
+from accounts.services.billing_periods import project_month
 
 
 def balance_below(params, inputs: AlertInputs, states):
@@ -90,3 +95,72 @@ def spend_above(params, inputs: AlertInputs, states):
             },
             link=link,
         )
+
+
+def team_budget(params, inputs: AlertInputs, states):
+    """Per team and currency it has a budget in: the highest threshold this month's spend has
+    reached (each told once per calendar month), summed over the keys the team owns as the
+    team's page sums them (a deleted key's spend this month still counts)."""
+    thresholds = sorted({int(t) for t in params.get("thresholds") or []})
+    teams = Team.objects.all()
+    if params.get("team_id"):
+        teams = teams.filter(pk=params["team_id"])
+    teams = [team for team in teams if team.budget_usd is not None or team.budget_diem is not None]
+    keys_of: dict[int, list[str]] = {team.pk: [] for team in teams}
+    for team_id, key_id in KeyOwnership.objects.filter(team__in=teams).values_list(
+        "team_id", "key_id"
+    ):
+        keys_of[team_id].append(key_id)
+    month = inputs.now.strftime("%Y-%m")
+    for team in teams:
+        spent = {"USD": Decimal(0), "DIEM": Decimal(0)}
+        for key_id in keys_of[team.pk]:
+            usd, diem = inputs.key_spend(key_id, "month")
+            spent["USD"] += usd
+            spent["DIEM"] += diem
+        projection = project_month(now=inputs.now, spent_usd=spent["USD"], spent_diem=spent["DIEM"])
+        for currency, budget in (("USD", team.budget_usd), ("DIEM", team.budget_diem)):
+            if budget is None:
+                continue
+            if budget:
+                percent = spent[currency] * 100 / budget
+            else:
+                percent = Decimal(100 if spent[currency] else 0)
+            level = max((t for t in thresholds if percent >= t), default=0)
+            subject = f"team:{team.pk}:{currency}"
+            if not level:
+                yield Observation(subject, 0, period=month)
+                continue
+            heading = ""
+            if projection is not None:
+                projected = projection.usd if currency == "USD" else projection.diem
+                heading = (
+                    f" At this month's pace it reaches {money(projected, currency)} by "
+                    f"{projection.month_end:%B} {projection.month_end.day}."
+                )
+            yield Observation(
+                subject,
+                level,
+                period=month,
+                severity=CRITICAL if level >= 100 else WARNING,
+                title=(
+                    f"Team “{team.name}” has spent {int(percent)} % of its {currency} budget in "
+                    f"{inputs.now:%B %Y} ({money(spent[currency], currency)} of "
+                    f"{money(budget, currency)})"
+                ),
+                body=(
+                    "Venice does not stop a team at its budget: the portal only tells. Its keys' "
+                    "own consumption limits are what stop requests." + heading
+                ),
+                facts={
+                    "team": team.name,
+                    "team_slug": team.slug,
+                    "currency": currency,
+                    "spent": str(spent[currency]),
+                    "budget": str(budget),
+                    "percent": int(percent),
+                    "threshold": level,
+                    "period_label": month,
+                },
+                link=reverse("teams:detail", args=[team.slug]),
+            )

@@ -14,6 +14,8 @@ Parameters (AlertRule.params; amounts are decimal text):
 - rotation_failed: minutes (a step left unfinished for that long counts).
 - rate_limits: count (more than this many violations in 24 h; Venice's log holds 50).
 - audit_integrity: chain (verify the hash chain), drift (keys changed outside the portal).
+- team_budget: thresholds (percentages of a team's monthly budget), team_id (None for every
+  team with a budget) and team_label (the team's name when chosen, for the pages).
 
 A key scope is scope "all" | "type" | "key", with key_type ("INFERENCE" | "ADMIN") or key_id
 and key_label.
@@ -92,6 +94,13 @@ KINDS: dict[str, KindInfo] = {
         "The audit log's hash chain does not verify, or keys changed outside the portal.",
         {"chain": True, "drift": True},
     ),
+    # A team's budget is money: Finance's (and the Administrators'), read by whoever reads
+    # billing.
+    AlertKind.TEAM_BUDGET: KindInfo(
+        (BILLING,),
+        "A team's spend this calendar month reaches a share of its monthly budget.",
+        {"thresholds": [80, 100], "team_id": None, "team_label": ""},
+    ),
 }
 
 GROUP_MANAGE = {
@@ -168,6 +177,8 @@ def rule_needs(rule: AlertRule) -> set[str]:
         case AlertKind.SPEND_ABOVE:
             if params.get("key_id") and params.get("period") == "day":
                 return {NEEDS_TODAY}
+            return {NEEDS_MONTH}
+        case AlertKind.TEAM_BUDGET:
             return {NEEDS_MONTH}
         case AlertKind.KEY_LIMIT | AlertKind.KEY_EXPIRING | AlertKind.KEY_UNUSED:
             return {NEEDS_KEYS}
@@ -255,4 +266,12 @@ def describe(kind: str, params: dict) -> str:
             if params.get("drift"):
                 parts.append("keys change outside the portal")
             return (" or ".join(parts) or "nothing").capitalize()
+        case AlertKind.TEAM_BUDGET:
+            thresholds = ", ".join(f"{int(t)} %" for t in params.get("thresholds") or [])
+            whose = (
+                f"Team “{params.get('team_label') or params.get('team_id')}”"
+                if params.get("team_id")
+                else "Each team with a budget"
+            )
+            return f"{whose} spends {thresholds} of its monthly budget (calendar month, UTC)"
     return kind

@@ -199,6 +199,11 @@ STARTER_RULES: tuple[tuple[str, str, dict], ...] = (
         AlertKind.AUDIT_INTEGRITY,
         {"chain": True, "drift": True},
     ),
+    (
+        "Teams at 80 and 100 % of their monthly budget",
+        AlertKind.TEAM_BUDGET,
+        {"thresholds": [80, 100], "team_id": None, "team_label": ""},
+    ),
 )
 
 
