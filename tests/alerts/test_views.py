@@ -127,7 +127,7 @@ def test_finance_makes_a_team_budget_rule_naming_the_team(client, fran, make_tea
     rule = AlertRule.objects.get()
     assert rule.params == {"thresholds": [75, 90], "team_id": web.pk, "team_label": "Web"}
     assert (
-        "Team “Web” spends 75 %, 90 % of its monthly budget (calendar month, UTC)"
+        "Spend of team “Web” reaches 75 %, 90 % of its monthly budget (calendar month, UTC)"
         in client.get(reverse("alerts:rules")).content.decode()
     )
     edit = client.get(reverse("alerts:edit", args=[rule.pk])).content.decode()

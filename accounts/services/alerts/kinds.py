@@ -269,9 +269,12 @@ def describe(kind: str, params: dict) -> str:
         case AlertKind.TEAM_BUDGET:
             thresholds = ", ".join(f"{int(t)} %" for t in params.get("thresholds") or [])
             whose = (
-                f"Team “{params.get('team_label') or params.get('team_id')}”"
+                f"team “{params.get('team_label') or params.get('team_id')}”"
                 if params.get("team_id")
-                else "Each team with a budget"
+                else "each team with a budget"
             )
-            return f"{whose} spends {thresholds} of its monthly budget (calendar month, UTC)"
+            return (
+                f"Spend of {whose} reaches {thresholds} of its monthly budget "
+                "(calendar month, UTC)"
+            )
     return kind
