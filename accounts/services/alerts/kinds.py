@@ -274,7 +274,6 @@ def describe(kind: str, params: dict) -> str:
                 else "each team with a budget"
             )
             return (
-                f"Spend of {whose} reaches {thresholds} of its monthly budget "
-                "(calendar month, UTC)"
+                f"Spend of {whose} reaches {thresholds} of its monthly budget (calendar month, UTC)"
             )
     return kind
