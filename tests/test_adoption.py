@@ -71,3 +71,19 @@ def test_only_administrators_adopt(client, auditor, key_manager):
         client.force_login(user)
         assert client.post(reverse("audit:adopt")).status_code == 403
     assert not AuditEvent.objects.filter(action=AuditAction.KEYS_ADOPTED).exists()
+
+
+def test_patterns_fill_in_missing_teams_and_keep_what_someone_already_gave(
+    admin_context, shared_venice, make_team, assign
+):
+    data, web = make_team("Data"), make_team("Web")
+    keys = {key.description: key for key in shared_venice.api_keys.list(fresh=True)}
+    backend, staging = keys["Production backend"], keys["Staging"]
+    assign(backend, None, contact="oncall@example.com")  # an owner, no team yet
+    assign(staging, web)  # a team chosen by hand
+
+    keys_adopt(context=admin_context, patterns=[("*", data)])
+
+    backend_row = KeyOwnership.objects.get(key_id=backend.id)
+    assert (backend_row.team, backend_row.owner_contact) == (data, "oncall@example.com")
+    assert KeyOwnership.objects.get(key_id=staging.id).team == web

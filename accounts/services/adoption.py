@@ -6,7 +6,8 @@ key (id, description, type, last 6, limits, period, expiry, creation time; never
 after which drift counts them as recorded (selectors/audit.py reads the record's snapshot). A
 key created outside the portal afterwards is drift again, and so is an adopted key deleted
 outside it. Optionally, description patterns give the adopted keys a team at the same step,
-each as its own `key.assigned` record.
+each as its own `key.assigned` record; a key someone already gave a team keeps it, and an
+owner already named stays.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
-from accounts.models import AuditAction
+from accounts.models import AuditAction, KeyOwnership
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_drift_unrecorded_all
 from accounts.services.audit import AuditContext, audit_log
@@ -79,7 +80,13 @@ def keys_adopt(*, context: AuditContext, patterns: list | None = None) -> Adopti
         },
     )
     assigned = 0
+    # A pattern fills in a missing team; a team or an owner someone already gave the key
+    # (on its page, before adopting) is theirs to change, not the pattern's.
+    existing = KeyOwnership.objects.in_bulk([key.id for key in unrecorded], field_name="key_id")
     for key in unrecorded:
+        row = existing.get(key.id)
+        if row is not None and row.team_id is not None:
+            continue
         team = next((t for p, t in patterns or [] if pattern_matches(p, key.description)), None)
         if team is not None:
             assigned += key_assign(
@@ -87,7 +94,11 @@ def keys_adopt(*, context: AuditContext, patterns: list | None = None) -> Adopti
                 key_id=key.id,
                 description=key.description,
                 last6=key.last6,
-                assignment=Assignment(team=team),
+                assignment=Assignment(
+                    team=team,
+                    owner=row.owner if row else None,
+                    owner_contact=row.owner_contact if row else "",
+                ),
                 check=False,
             )
     return AdoptionResult(adopted=len(unrecorded), assigned=assigned, record_id=record.pk)
