@@ -117,7 +117,9 @@ class AllocationOut(Schema):
     teams: list[AllocationTeam]
     total: Spend = Field(description="The teams' sum (Unassigned and the web app included)")
     account_total: Spend = Field(description="Venice's own total for the same days")
-    adds_up: bool = Field(description="Equal to the cent and to the DIEM's fourth decimal")
+    adds_up: bool = Field(
+        description="Apart by less than half a cent and half a ten-thousandth of a DIEM"
+    )
 
 
 class AllocationFile(PeriodQuery):

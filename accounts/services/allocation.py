@@ -37,6 +37,8 @@ UNASSIGNED = "Unassigned"
 UNASSIGNED_SLUG = "unassigned"
 WEB_APP_GROUP = "Web app (no key)"
 WEB_APP_SLUG = "web-app"
+HALF_CENT = Decimal("0.005")
+HALF_DIEM_UNIT = Decimal("0.00005")
 # What the files say in place of a per-model split Venice does not give.
 NO_MODEL_SPLIT = "all models (Venice gives no per-key model breakdown)"
 
@@ -114,10 +116,10 @@ class Allocation:
 
     @property
     def adds_up(self) -> bool:
-        """Equal to the cent and to the ten-thousandth of a DIEM (the pages' precision)."""
-        return _cents(self.total_usd) == _cents(self.account_usd) and _diem_units(
-            self.total_diem
-        ) == _diem_units(self.account_diem)
+        """Apart by less than half a cent, and half a ten-thousandth of a DIEM. Comparing the
+        two rounded figures instead would call millionths of Venice's rounding "does not add
+        up" whenever they fall either side of a cent (and did, for November 2026)."""
+        return abs(self.difference_usd) < HALF_CENT and abs(self.difference_diem) < HALF_DIEM_UNIT
 
     @property
     def is_one_month(self) -> bool:
@@ -126,14 +128,6 @@ class Allocation:
         return start == month_start(start) and (
             end == month_end(start) or (self.period.includes_today and end.month == start.month)
         )
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"))
-
-
-def _diem_units(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.0001"))
 
 
 def _group(teams: dict, ownership, key_id: str | None) -> AllocatedTeam:
