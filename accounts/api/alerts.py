@@ -18,7 +18,7 @@ from accounts.api.keys import ERRORS
 from accounts.forms.alerts import needs_keys, rule_form_class
 from accounts.models import AlertKind, AlertRule
 from accounts.roles import Ability
-from accounts.selectors.alerts import alert_rules_visible
+from accounts.selectors.alerts import alert_rule_visible, alert_rules_visible
 from accounts.selectors.keys import api_key_list
 from accounts.services.alerts import (
     AlertRuleError,
@@ -100,7 +100,7 @@ def rule_create(request, body: NewRule):
     )
     rule = _saved(
         lambda: alert_rule_create(
-            context=audit_context(request), kind=body.kind, params=form.params(), **_shared(form)
+            context=audit_context(request), kind=body.kind, **form.rule_fields()
         )
     )
     return Status(201, rule_out(rule))
@@ -121,9 +121,7 @@ def rule_update(request, rule_id: int, body: RuleChange):
         rule=rule,
     )
     _saved(
-        lambda: alert_rule_update(
-            context=audit_context(request), rule=rule, params=form.params(), **_shared(form)
-        )
+        lambda: alert_rule_update(context=audit_context(request), rule=rule, **form.rule_fields())
     )
     return rule_out(_visible(request, rule_id))
 
@@ -153,10 +151,10 @@ def rule_out(rule: AlertRule) -> dict:
 
 
 def _visible(request, rule_id: int) -> AlertRule:
-    for rule in alert_rules_visible(request.user):
-        if rule.pk == rule_id:
-            return rule
-    raise ApiError(404, "not_found", NO_SUCH_RULE)
+    rule = alert_rule_visible(request.user, rule_id)
+    if rule is None:
+        raise ApiError(404, "not_found", NO_SUCH_RULE)
+    return rule
 
 
 def _check_may_manage(request, kind: str) -> None:
@@ -193,17 +191,6 @@ def _member_ids(usernames: list[str]) -> list[int]:
         message = UNKNOWN_MEMBERS.format(names=", ".join(unknown))
         raise ApiError(422, "invalid", message, fields={"notify_users": [message]})
     return [members[name] for name in usernames]
-
-
-def _shared(form) -> dict:
-    data = form.cleaned_data
-    return {
-        "name": data["name"],
-        "notify_users": data["notify_users"],
-        "email_users": data["email_users"],
-        "channels": data["channels"],
-        "enabled": data["enabled"],
-    }
 
 
 def _saved(save):

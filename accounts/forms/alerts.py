@@ -66,6 +66,10 @@ class _ChannelChoice(forms.ModelMultipleChoiceField):
         return f"{channel.name} ({channel.get_kind_display()}, {channel.where})"
 
 
+# The fields every kind's form has, besides its parameters.
+SHARED_FIELDS = ("name", "enabled", "notify_users", "email_users", "channels")
+
+
 class _RuleForm(forms.Form):
     kind: str = ""
     name = forms.CharField(
@@ -121,6 +125,12 @@ class _RuleForm(forms.Form):
         if not data.get("notify_users") and not data.get("channels") and not self.errors:
             raise forms.ValidationError(NOBODY_TOLD)
         return data
+
+    def rule_fields(self) -> dict:
+        """What alert_rule_create and alert_rule_update take from a valid form."""
+        data = self.cleaned_data
+        shared = {name: data[name] for name in SHARED_FIELDS}
+        return {**shared, "params": self.params()}
 
     # --- what the kinds need ------------------------------------------------------------------
 

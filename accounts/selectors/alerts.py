@@ -25,12 +25,19 @@ LOG_PAGE_SIZE = 50
 BELL_SHOWN = 50
 
 
-def alert_rules_visible(user) -> list[AlertRule]:
-    return list(
-        AlertRule.objects.filter(kind__in=readable_kinds(user))
-        .prefetch_related("notify_users", "channels")
-        .order_by("kind", "name", "pk")
+def _rules_visible(user):
+    return AlertRule.objects.filter(kind__in=readable_kinds(user)).prefetch_related(
+        "notify_users", "channels"
     )
+
+
+def alert_rules_visible(user) -> list[AlertRule]:
+    return list(_rules_visible(user).order_by("kind", "name", "pk"))
+
+
+def alert_rule_visible(user, rule_id: int) -> AlertRule | None:
+    """One rule with its members and channels, if `user` may read its kind."""
+    return _rules_visible(user).filter(pk=rule_id).first()
 
 
 def alert_rule_count() -> int:

@@ -20,7 +20,13 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import ability_required, refuse
-from accounts.forms.alerts import ChannelForm, LogPageForm, needs_keys, rule_form_class
+from accounts.forms.alerts import (
+    SHARED_FIELDS,
+    ChannelForm,
+    LogPageForm,
+    needs_keys,
+    rule_form_class,
+)
 from accounts.models import AlertChannel, AlertKind, AlertRule
 from accounts.roles import Ability
 from accounts.selectors.alerts import (
@@ -29,6 +35,7 @@ from accounts.selectors.alerts import (
     alert_log_page,
     alert_notifications_of,
     alert_rule_count,
+    alert_rule_visible,
     alert_rules_visible,
 )
 from accounts.selectors.keys import api_key_list
@@ -96,9 +103,6 @@ def _may_delete_channel(request, channel_id: int) -> bool:
     return may_delete_channel(request.user, get_object_or_404(AlertChannel, pk=channel_id))
 
 
-_SHARED_FIELDS = ("name", "enabled", "notify_users", "email_users", "channels")
-
-
 def _rule_rows(rules: list[AlertRule], user) -> list[dict]:
     return [
         {
@@ -151,7 +155,7 @@ def _keys_for(kind: str):
 def _form_page(request, form, kind, *, rule=None, error=None):
     context = {
         "form": form,
-        "kind_fields": [form[name] for name in form.fields if name not in _SHARED_FIELDS],
+        "kind_fields": [form[name] for name in form.fields if name not in SHARED_FIELDS],
         "kind": kind,
         "kind_label": kind.label,
         "summary": KINDS[kind].summary,
@@ -184,20 +188,11 @@ def rule_new_kind(request, kind: str):
     }
     form = form_class(request.POST or None, keys=keys, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            rule = alert_rule_create(
-                context=audit_context_from_request(request),
-                kind=kind,
-                name=form.cleaned_data["name"],
-                params=form.params(),
-                notify_users=form.cleaned_data["notify_users"],
-                email_users=form.cleaned_data["email_users"],
-                channels=form.cleaned_data["channels"],
-                enabled=form.cleaned_data["enabled"],
-            )
-        except (AlertRuleError, PermissionDenied) as refused:
-            form.add_error(None, getattr(refused, "message", None) or str(refused))
-        else:
+        context = audit_context_from_request(request)
+        rule = _saved_or_refused(
+            form, lambda: alert_rule_create(context=context, kind=kind, **form.rule_fields())
+        )
+        if rule is not None:
             messages.success(
                 request, f"Rule “{rule.name}” saved. check_alerts watches it from its next run."
             )
@@ -205,36 +200,38 @@ def rule_new_kind(request, kind: str):
     return _form_page(request, form, kind, error=error)
 
 
-def _managed_rule(rule_id: int) -> AlertRule:
-    return get_object_or_404(
-        AlertRule.objects.prefetch_related("notify_users", "channels"), pk=rule_id
-    )
+def _saved_or_refused(form, save):
+    """What `save()` returns, or None with the service's refusal on the form."""
+    try:
+        return save()
+    except (AlertRuleError, PermissionDenied) as refused:
+        form.add_error(None, getattr(refused, "message", None) or str(refused))
+        return None
+
+
+def _managed_rule(request, rule_id: int) -> AlertRule:
+    """The rule (its kind's management was checked by `_manages_rule`), or 404."""
+    rule = alert_rule_visible(request.user, rule_id)
+    if rule is None:
+        raise Http404("No such alert rule")
+    return rule
 
 
 @ability_required(Ability.VIEW_ALERTS)
 @_allowed(_manages_rule, RULES_REFUSED)
 @require_http_methods(["GET", "POST"])
 def rule_edit(request, rule_id: int):
-    rule = _managed_rule(rule_id)
+    rule = _managed_rule(request, rule_id)
     kind = AlertKind(rule.kind)
     keys, error = _keys_for(kind)
     form_class = rule_form_class(kind)
     form = form_class(request.POST or None, keys=keys, initial=form_class.initial_for(rule))
     if request.method == "POST" and form.is_valid():
-        try:
-            changed = alert_rule_update(
-                context=audit_context_from_request(request),
-                rule=rule,
-                name=form.cleaned_data["name"],
-                params=form.params(),
-                notify_users=form.cleaned_data["notify_users"],
-                email_users=form.cleaned_data["email_users"],
-                channels=form.cleaned_data["channels"],
-                enabled=form.cleaned_data["enabled"],
-            )
-        except (AlertRuleError, PermissionDenied) as refused:
-            form.add_error(None, getattr(refused, "message", None) or str(refused))
-        else:
+        context = audit_context_from_request(request)
+        changed = _saved_or_refused(
+            form, lambda: alert_rule_update(context=context, rule=rule, **form.rule_fields())
+        )
+        if changed is not None:
             messages.success(
                 request, f"Rule “{rule.name}” saved." if changed else "Nothing changed."
             )
@@ -246,7 +243,7 @@ def rule_edit(request, rule_id: int):
 @_allowed(_manages_rule, RULES_REFUSED)
 @require_http_methods(["GET", "POST"])
 def rule_delete(request, rule_id: int):
-    rule = _managed_rule(rule_id)
+    rule = _managed_rule(request, rule_id)
     if request.method == "POST":
         alert_rule_delete(context=audit_context_from_request(request), rule=rule)
         messages.success(request, f"Rule “{rule.name}” deleted; its notifications stay in the log.")
