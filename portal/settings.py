@@ -97,6 +97,9 @@ _WORKERS_HERE = env_float("WEB_CONCURRENCY", 2 if env_str("REDIS_URL") else 1)
 VENICE_BREAKER_WORKERS = int(env_float("VENICE_BREAKER_WORKERS", _WORKERS_HERE))
 if VENICE_BREAKER_WORKERS < 1:
     raise ImproperlyConfigured("VENICE_BREAKER_WORKERS must be at least 1")
+# Seconds a call waits for a slot of the failure budget held by calls still in flight, before
+# it is refused (a busy moment is a queue; a budget spent on failures refuses at once).
+VENICE_BREAKER_QUEUE_WAIT = env_float("VENICE_BREAKER_QUEUE_WAIT", 5.0)
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -158,6 +158,46 @@ def test_the_breaker_goes_back_to_the_shared_counts_when_redis_is_back(
     assert any(key.startswith(b":1:venice:v1:breaker:") for key in _redis_keys(redis_server))
 
 
+def test_a_call_counted_while_redis_was_down_gives_its_slot_back_to_the_same_count(
+    settings, dead_port
+):
+    """Redis is tried again every PORTAL_CACHE_RETRY seconds: a call admitted on this
+    process's counts and settled at such a moment must not hand its slot to Redis (where it
+    is lost) and leave it spent here: the soak's 503s with Redis stopped were that leak."""
+    from accounts.venice.breaker import CircuitBreaker
+
+    settings.CACHES = _redis_cache(f"redis://127.0.0.1:{dead_port}/0", retry_after=0.1)
+    caches["default"].get("probe")  # finds Redis down
+    circuit = CircuitBreaker(scope="leak", clock=time.time, budget=2, workers=1)
+    first, second = circuit.admit(), circuit.admit()
+    time.sleep(0.15)  # the next cache call tries Redis again
+    circuit.succeeded(first)
+    circuit.succeeded(second)
+
+    # Nothing is in flight here any more (else a refusal would wait for a slot for nothing).
+    assert not any(
+        _local_counts.get(ticket.in_flight) or _local_counts.get(ticket.slot)
+        for ticket in (first, second)
+    )
+    circuit.succeeded(circuit.admit())
+    circuit.admit()  # both slots came back: a second call fits too
+
+
+def test_a_failure_of_a_call_sent_before_redis_went_away_still_counts_here(settings, redis_server):
+    from accounts.venice.breaker import CircuitBreaker
+
+    settings.CACHES = _redis_cache(redis_server.url, retry_after=5)
+    circuit = CircuitBreaker(scope="lost", clock=time.time, budget=2, threshold=100, workers=1)
+    out = circuit.admit()  # counted in Redis
+    redis_server.stop()
+    caches["default"].get("probe")  # finds Redis gone
+    circuit.failed(out)
+
+    circuit.failed(circuit.admit())  # the second failure of this process's share of 2
+    with pytest.raises(UpstreamUnavailableError, match="holding back"):
+        circuit.admit()
+
+
 def _redis_keys(server) -> list[bytes]:
     import redis
 

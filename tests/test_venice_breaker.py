@@ -103,6 +103,49 @@ def test_requests_in_flight_count_against_the_budget():
     circuit.admit()
 
 
+def test_a_request_beyond_the_budget_waits_for_one_in_flight_to_finish():
+    """A full budget of requests still in flight is a queue, not a refusal: many threads (or
+    a worker's smaller share while Redis is down) must not turn busy moments into errors."""
+    circuit = breaker(FakeClock(), budget=2, queue_wait=10)
+    held = [circuit.admit() for _ in range(2)]
+    admitted = threading.Event()
+    waiter = threading.Thread(target=lambda: (circuit.admit(), admitted.set()))
+    waiter.start()
+    assert not admitted.wait(0.2)  # still waiting: both slots are held
+    circuit.succeeded(held[0])
+    waiter.join(timeout=5)
+
+    assert admitted.is_set()
+
+
+def test_a_request_waits_no_longer_than_its_queue_wait():
+    circuit = breaker(FakeClock(), budget=1, queue_wait=0.2)
+    circuit.admit()  # in flight, and never finishes
+
+    with pytest.raises(UpstreamUnavailableError, match="holding back"):
+        circuit.admit()
+
+
+def test_a_budget_spent_on_failures_refuses_at_once_however_long_the_queue_wait():
+    circuit = breaker(FakeClock(), budget=2, threshold=10, queue_wait=600)
+    circuit.failed(circuit.admit())
+    circuit.refused(circuit.admit())
+    outcome = []
+
+    def third():
+        try:
+            outcome.append(circuit.admit())
+        except UpstreamUnavailableError as refused:
+            outcome.append(refused)
+
+    waiting = threading.Thread(target=third, daemon=True)
+    waiting.start()
+    waiting.join(timeout=5)
+
+    # Refused, not queued: nothing in flight will give a slot back.
+    assert len(outcome) == 1 and isinstance(outcome[0], UpstreamUnavailableError)
+
+
 def test_a_4xx_answer_spends_budget_but_never_opens_the_circuit():
     circuit = breaker(FakeClock(), budget=3, threshold=1)
     for _ in range(3):

@@ -18,6 +18,12 @@ line, whatever its callers do:
    keys would otherwise get the portal's key blocked. It does not open the circuit (Venice is
    up), it only spends budget.
 
+A request refused only because the budget is held by requests still in flight (none of them
+failed yet) waits up to `queue_wait` seconds for a slot instead: that is a busy moment, not
+an outage, and most of those requests will give their slot back within Venice's latency.
+So many threads at once, or a worker's smaller share of the budget while Redis is down, slow
+pages a little rather than fail them. A budget spent on failures refuses at once.
+
 The window is counted in buckets of `window / 3` seconds: at admission the current bucket and
 the three before it are summed, which covers at least the last `window` seconds, so the bound
 holds for every sliding window, not only aligned ones. Bucket keys expire on their own, so a
@@ -36,6 +42,7 @@ the buckets it would have joined expire within a minute anyway).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,16 +62,23 @@ BUDGET_MESSAGE = (
 )
 
 
+# How often a request waiting for a slot looks again.
+QUEUE_POLL = 0.02
+
 # This process's counts while the shared cache is down (one for every breaker: keys are scoped).
 _local_counts = LocMemCache("venice-breaker-local", {"OPTIONS": {"MAX_ENTRIES": 10000}})
 
 
 @dataclass
 class Ticket:
-    """One admitted request: the window slot it holds, and whether it is the half-open trial."""
+    """One admitted request: the window slot it holds, whether it is the half-open trial, and
+    the counts it was admitted on (shared or this process's), which settle it too: Redis may
+    come or go while the request is out."""
 
     slot: str
+    in_flight: str
     trial: bool
+    counts: object
     settled: bool = False
 
 
@@ -81,6 +95,7 @@ class CircuitBreaker:
         window: float = 30.0,
         trial_timeout: float = 60.0,
         workers: int | None = None,
+        queue_wait: float = 0.0,
     ):
         self.scope = scope
         self.clock = clock
@@ -93,6 +108,7 @@ class CircuitBreaker:
         # A trial whose worker died must not hold the half-open slot for ever.
         self.trial_timeout = trial_timeout
         self.workers = workers
+        self.queue_wait = queue_wait
 
     # The cache handler is per thread (and per process): look it up on each use.
     @property
@@ -106,8 +122,8 @@ class CircuitBreaker:
         """Whether the counts are the shared ones (else this process's own, Redis being down)."""
         return cache_available(self.cache_alias)
 
-    def _budget(self) -> int:
-        if self.shared:
+    def _budget(self, counts) -> int:
+        if counts is not _local_counts:
             return self.budget
         from django.conf import settings
 
@@ -129,21 +145,26 @@ class CircuitBreaker:
     def _failures_key(self) -> str:
         return self._key("failures")
 
+    def _in_flight_key(self, bucket: int) -> str:
+        return self._key(f"in-flight:{bucket}")
+
     def _slot_key(self, bucket: int) -> str:
         return self._key(f"slots:{bucket}")
 
-    def _incr(self, key: str, timeout: float | None) -> int:
-        self.cache.add(key, 0, timeout=timeout)
+    @staticmethod
+    def _incr(counts, key: str, timeout: float | None) -> int:
+        counts.add(key, 0, timeout=timeout)
         try:
-            return self.cache.incr(key)
+            return counts.incr(key)
         except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, timeout=timeout)
+            counts.set(key, 1, timeout=timeout)
             return 1
 
-    def _decr(self, key: str) -> None:
+    @staticmethod
+    def _decr(counts, key: str) -> None:
         try:
-            self.cache.decr(key)
-        except ValueError:  # already expired: nothing to give back
+            counts.decr(key)
+        except ValueError:  # already expired (or Redis went away): nothing to give back
             pass
 
     # --- state --------------------------------------------------------------------------------
@@ -165,31 +186,60 @@ class CircuitBreaker:
     # --- one request --------------------------------------------------------------------------
 
     def admit(self) -> Ticket:
-        """Let one request through, or raise `UpstreamUnavailableError` without sending it."""
+        """Let one request through, or raise `UpstreamUnavailableError` without sending it
+        (after waiting for a slot when only requests in flight hold the budget)."""
+        deadline = time.monotonic() + self.queue_wait
+        while True:
+            ticket, retry_at, in_flight = self._try_admit()
+            if ticket is not None:
+                return ticket
+            if not in_flight or time.monotonic() + QUEUE_POLL > deadline:
+                break
+            time.sleep(QUEUE_POLL)
+        # Once per bucket, not once per refused call: an incident must not flood the log.
+        bucket = int(self.clock() // self.bucket_width)
+        if self.cache.add(self._key(f"budget-logged:{bucket}"), 1, timeout=self.window):
+            logger.warning("Venice failure budget spent: refusing calls for a few seconds")
+        raise self._error(BUDGET_MESSAGE, retry_at)
+
+    def _try_admit(self) -> tuple[Ticket | None, float, int]:
+        """(the ticket, or None with when to retry and how many requests are in flight);
+        raises while the circuit is open."""
+        counts = self.cache  # one choice for the whole admission
         now = self.clock()
         bucket = int(now // self.bucket_width)
         earlier = [self._slot_key(bucket - back) for back in range(1, 4)]
-        values = self.cache.get_many([self._open_key, *earlier])
+        # Counted per bucket like the slots, so that a worker dying mid-request, or Redis
+        # coming back, leaves no count behind beyond the window. A hint, not a bound: it
+        # only decides between waiting for a slot and refusing at once.
+        flights = [self._in_flight_key(bucket - back) for back in range(4)]
+        values = counts.get_many([self._open_key, *flights, *earlier])
         open_until = values.pop(self._open_key, None)
+        in_flight = max(0, sum(int(values.pop(key, 0) or 0) for key in flights))
         trial = False
         if open_until is not None:
             if now < open_until:
                 raise self._error(OPEN_MESSAGE, open_until)
             # Cool-down over: exactly one caller (across workers) wins the trial.
-            if not self.cache.add(self._trial_key, now, timeout=self.trial_timeout):
+            if not counts.add(self._trial_key, now, timeout=self.trial_timeout):
                 raise self._error(OPEN_MESSAGE, now + self.trial_timeout)
             trial = True
         slot = self._slot_key(bucket)
-        held = self._incr(slot, timeout=self.window * 2) + sum(int(v) for v in values.values())
-        if held > self._budget():
-            self._decr(slot)
+        held = self._incr(counts, slot, timeout=self.window * 2) + sum(
+            int(v) for v in values.values()
+        )
+        if held > self._budget(counts):
+            self._decr(counts, slot)
             if trial:
-                self.cache.delete(self._trial_key)
-            # Once per bucket, not once per refused call: an incident must not flood the log.
-            if self.cache.add(self._key(f"budget-logged:{bucket}"), 1, timeout=self.window):
-                logger.warning("Venice failure budget spent: refusing calls for a few seconds")
-            raise self._error(BUDGET_MESSAGE, (bucket + 1) * self.bucket_width)
-        return Ticket(slot=slot, trial=trial)
+                counts.delete(self._trial_key)
+            return None, (bucket + 1) * self.bucket_width, in_flight
+        flight = self._in_flight_key(bucket)
+        self._incr(counts, flight, timeout=self.window * 2)
+        if self.cache is not counts:
+            # Redis failed during this admission, so nothing of it was counted: count it
+            # again on this process's counts, or the call would be a failure no one counted.
+            return self._try_admit()
+        return Ticket(slot=slot, in_flight=flight, trial=trial, counts=counts), 0.0, in_flight
 
     def succeeded(self, ticket: Ticket) -> None:
         """Venice answered 2xx: give the slot back, reset the count, close after a trial."""
@@ -204,13 +254,23 @@ class CircuitBreaker:
         if ticket.settled:
             return
         ticket.settled = True
+        counts = ticket.counts
+        self._decr(counts, ticket.in_flight)
         if give_back:
-            self._decr(ticket.slot)
-        if self.cache.get(self._failures_key):
-            self.cache.set(self._failures_key, 0, timeout=self.cooldown * 20)
+            self._decr(counts, ticket.slot)
+        else:
+            self._keep_spent(ticket)
+        if counts.get(self._failures_key):
+            counts.set(self._failures_key, 0, timeout=self.cooldown * 20)
         if ticket.trial:
-            self.cache.delete_many([self._open_key, self._trial_key])
+            counts.delete_many([self._open_key, self._trial_key])
             logger.info("Venice answered the trial call: circuit closed")
+
+    def _keep_spent(self, ticket: Ticket) -> None:
+        """A spent slot counted in Redis that went away while the call was out is lost with
+        it: count it here too, so this process's share still sees that failure."""
+        if ticket.counts is not _local_counts and self.cache is _local_counts:
+            self._incr(_local_counts, ticket.slot, timeout=self.window * 2)
 
     def release(self, ticket: Ticket) -> None:
         """Neither success nor failure (the call broke on our side): give back the slot and
@@ -218,21 +278,26 @@ class CircuitBreaker:
         if ticket.settled:
             return
         ticket.settled = True
-        self._decr(ticket.slot)
+        counts = ticket.counts
+        self._decr(counts, ticket.in_flight)
+        self._decr(counts, ticket.slot)
         if ticket.trial:
-            self.cache.delete(self._trial_key)
+            counts.delete(self._trial_key)
 
     def failed(self, ticket: Ticket) -> None:
         """The upstream failed (5xx, timeout, connection error): keep the slot, count it."""
         if ticket.settled:
             return
         ticket.settled = True
-        failures = self._incr(self._failures_key, timeout=self.cooldown * 20)
+        counts = ticket.counts
+        self._decr(counts, ticket.in_flight)
+        self._keep_spent(ticket)
+        failures = self._incr(counts, self._failures_key, timeout=self.cooldown * 20)
         if ticket.trial or failures >= self.threshold:
             open_until = self.clock() + self.cooldown
-            self.cache.set(self._open_key, open_until, timeout=None)
-            self.cache.set(self._failures_key, 0, timeout=self.cooldown * 20)
-            self.cache.delete(self._trial_key)
+            counts.set(self._open_key, open_until, timeout=None)
+            counts.set(self._failures_key, 0, timeout=self.cooldown * 20)
+            counts.delete(self._trial_key)
             if ticket.trial:
                 logger.warning(
                     "Venice failed the trial call: circuit open for %.0f s", self.cooldown

@@ -59,7 +59,8 @@ class VeniceClient:
     backoff jitter), `max_retries` (2), `backoff_base` (0.5 s), `backoff_cap` (8 s),
     `rate_limit_wait_cap` (5 s: a 429 whose reset is further away is raised, not waited out),
     `breaker_threshold` (5), `breaker_cooldown` (30 s), `breaker_budget` (18 failing or
-    in-flight requests per 30 s), `user_agent`.
+    in-flight requests per 30 s), `breaker_queue_wait` (default VENICE_BREAKER_QUEUE_WAIT:
+    seconds a request waits for a slot held by requests in flight), `user_agent`.
 
     The key is never logged and never in a repr.
     """
@@ -89,6 +90,7 @@ class VeniceClient:
         breaker_threshold: int = 5,
         breaker_cooldown: float = 30.0,
         breaker_budget: int = 18,
+        breaker_queue_wait: float | None = None,
         user_agent: str = USER_AGENT,
     ):
         if sandbox is None and not api_key and not getattr(settings, "VENICE_API_KEY", ""):
@@ -130,6 +132,11 @@ class VeniceClient:
                 threshold=breaker_threshold,
                 cooldown=breaker_cooldown,
                 budget=breaker_budget,
+                queue_wait=(
+                    settings.VENICE_BREAKER_QUEUE_WAIT
+                    if breaker_queue_wait is None
+                    else float(breaker_queue_wait)
+                ),
                 trial_timeout=sum(timeouts) + 5,
             ),
             cache=ResponseCache(scope=scope, ttl=ttl, cache_alias=cache_alias),
