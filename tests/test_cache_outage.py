@@ -12,7 +12,7 @@ import pytest
 from django.core.cache import caches
 from django.urls import reverse
 
-from accounts.cache import cache_available
+from accounts.cache import _outages, cache_available
 from accounts.roles import ADMINISTRATOR, AUDITOR, FINANCE, KEY_MANAGER
 from accounts.venice import UpstreamUnavailableError
 from accounts.venice.breaker import BUDGET_MESSAGE, _local_counts
@@ -35,8 +35,13 @@ def _redis_cache(url: str, retry_after: float = 5.0) -> dict:
 
 @pytest.fixture(autouse=True)
 def _fresh_local_counts():
+    """Each test starts with no outage known and no local counts. The outage state is per
+    process and keyed by the cache's address, and `dead_port` can hand out a port an
+    earlier test used: its outage, already logged, would silence this test's first line."""
+    _outages.clear()
     _local_counts.clear()
     yield
+    _outages.clear()
     _local_counts.clear()
 
 
