@@ -194,14 +194,22 @@ class AuditChainHead(models.Model):
 
 
 def _utc_iso(value: datetime | None) -> str | None:
+    """`2026-12-03T09:56:01.123456Z`. isoformat, not strftime: the same text (for years after
+    999) at a fraction of the cost, which counts when verify_audit reads a million records."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# What JSON holds most: returned as they are, before any of the checks below.
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _canonical_json(value):
     """JSON values as the database hands them back: floats with integral values become ints
     (PostgreSQL's jsonb prints 1e16 as 10000000000000000), everything else as is."""
+    if type(value) in _JSON_SCALARS:
+        return value
     if isinstance(value, dict):
         return {str(k): _canonical_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -241,6 +249,10 @@ def _stored_ip(value: str | None) -> str | None:
 def _canonical_ip(value: str | None) -> str | None:
     if not value:
         return None
+    if ":" not in value:
+        # IPv4, or text that is no address: either way the value itself (a valid IPv4
+        # address is its own exploded form), without parsing it a million times.
+        return value
     try:
         return ipaddress.ip_address(value).exploded
     except ValueError:
@@ -295,10 +307,13 @@ def canonical_record(values) -> dict:
     }
 
 
+# json.dumps with these options, made once (json.dumps makes a new encoder on every call).
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical_text(previous_hash: str, record: dict) -> str:
     """The exact text a record's hash is the SHA-256 of (ASCII JSON, keys sorted, no spaces)."""
-    payload = {"previous_hash": previous_hash, "record": record}
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL_ENCODER.encode({"previous_hash": previous_hash, "record": record})
 
 
 def chain_hash(previous_hash: str, record: dict) -> str:
