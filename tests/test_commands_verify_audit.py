@@ -2,6 +2,7 @@
 
 import threading
 from contextlib import contextmanager
+from dataclasses import replace
 from io import StringIO
 
 import pytest
@@ -216,3 +217,37 @@ def test_verify_says_intact_on_every_run_while_eight_writers_seal_records():
     # The writers were sealing throughout: the runs saw the chain grow.
     lengths = [int(output.split("Audit chain intact: ")[1].split()[0]) for output in outputs]
     assert lengths[0] < lengths[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs a database other processes can open (SQLite's test database is in memory)",
+)
+def test_processes_sharing_the_walk_report_exactly_what_one_walk_reports(raw_sql):
+    """Forty committed records in eight stretches of five: one edited at a stretch's end,
+    one deleted at another's, one edited in the middle of a third."""
+    events = [AuditEventFactory() for _ in range(40)]
+    by_sequence = {event.sequence: event for event in events}
+    first = min(by_sequence)
+    raw_sql("ALTER TABLE accounts_auditevent DISABLE TRIGGER USER")
+    try:
+        raw_sql(
+            "UPDATE accounts_auditevent SET key_description = 'innocent' WHERE id IN (%s, %s)",
+            [by_sequence[first + 9].pk, by_sequence[first + 26].pk],
+        )
+        raw_sql("DELETE FROM accounts_auditevent WHERE id = %s", [by_sequence[first + 19].pk])
+    finally:
+        raw_sql("ALTER TABLE accounts_auditevent ENABLE TRIGGER USER")
+
+    alone = audit_chain_verify()
+    shared = audit_chain_verify(workers=2, parallel_from=0)
+
+    assert shared.processes == 2 and alone.processes == 1
+    assert replace(shared, processes=1) == alone
+    assert alone.break_count == 3 and alone.count == 39
+    assert [chain_break.sequence for chain_break in alone.breaks] == [
+        first + 9,
+        first + 20,
+        first + 26,
+    ]

@@ -11,9 +11,14 @@ sealed with: no model instances, so a million records stay a matter of seconds.
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+
+from django.db import connections
 
 from accounts.models import (
     GENESIS_HASH,
@@ -29,6 +34,8 @@ from accounts.models.audit import HASHED_FIELDS
 # broken everywhere (a restore gone wrong) does not hold a million of them in memory.
 CHAIN_BREAKS_KEPT = 1000
 _COLUMNS = ("id", *HASHED_FIELDS, "previous_hash", "hash")
+# Below this many records to read, one process walks them (starting processes costs more).
+PARALLEL_FROM = 100_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class ChainReport:
     head_hash: str = GENESIS_HASH  # the last record checked
     head_sequence: int = 0
     started_after: int = 0  # the sequence the walk started after (0: the first record)
+    processes: int = 1  # how many processes shared the walk
 
     @property
     def intact(self) -> bool:
@@ -79,13 +87,18 @@ def audit_chain_verify(
     after: tuple[int, str] | None = None,
     chunk: int = 2000,
     keep: int = CHAIN_BREAKS_KEPT,
+    workers: int = 1,
+    parallel_from: int = PARALLEL_FROM,
 ) -> ChainReport:
     """Walk the chain in sealing order, up to its head as it stood when the walk began, and
     report every record that does not fit; from the start, or after `(sequence, hash)`.
 
     After a broken record the walk re-synchronises on that record's own sequence and hash, so
     one tampered record is reported once and every record after it is still checked. Records
-    sealed while it runs are beyond the head it read: they are left to the next run."""
+    sealed while it runs are beyond the head it read: they are left to the next run.
+
+    With `workers` > 1 and at least `parallel_from` records to read, stretches of the chain
+    are walked by that many processes at once (`_walk_stretches`); the report is the same."""
     breaks: list[ChainBreak] = []
     break_count = 0
 
@@ -106,40 +119,20 @@ def audit_chain_verify(
         there = AuditEvent.objects.filter(sequence=start_sequence).values_list("hash", flat=True)
         if list(there) != [start_hash]:
             broken(CHECKPOINT_REWRITTEN.format(sequence=start_sequence))
-    expected_sequence, expected_previous, count = start_sequence + 1, start_hash, 0
-    events = (
-        AuditEvent.objects.filter(sequence__isnull=False, sequence__lte=head_sequence)
-        .order_by("sequence")
-        .values(*_COLUMNS)
+    span = head_sequence - start_sequence
+    parallel = workers > 1 and span >= parallel_from and _may_fork()
+    # A few stretches per process, so that one slower stretch does not leave the others idle.
+    parts = workers * 4 if parallel else 1
+    starts = _stretch_starts(start_sequence, start_hash, head_sequence, parts=parts)
+    stretches = _walk_stretches(
+        starts, upto=head_sequence, chunk=chunk, keep=keep, workers=workers if parallel else 1
     )
-    last_sequence = start_sequence
-    while True:
-        batch = list(events.filter(sequence__gt=last_sequence)[:chunk])
-        for event in batch:
-            problems = []
-            if event["sequence"] != expected_sequence:
-                missing = event["sequence"] - expected_sequence
-                # Its link points at the missing record, so a mismatch there says nothing new.
-                problems.append(
-                    f"{missing} record(s) before it are missing "
-                    f"(sequence {expected_sequence} expected, {event['sequence']} found)"
-                )
-            elif event["previous_hash"] != expected_previous:
-                problems.append(
-                    "its link to the record before it does not match that record's hash"
-                )
-            if event["hash"] != chain_hash(event["previous_hash"], canonical_record(event)):
-                problems.append("its content does not match its hash: it was changed after sealing")
-            if problems:
-                broken("; ".join(problems), event)
-            # Go on from this record as it stands, so the next one is judged on its own.
-            expected_sequence = event["sequence"] + 1
-            expected_previous = event["hash"]
-            count += 1
-        if len(batch) < chunk:
-            break
-        last_sequence = batch[-1]["sequence"]
-    last_checked = expected_sequence - 1
+    count = 0
+    for stretch in stretches:
+        count += stretch.count
+        break_count += stretch.break_count
+        breaks.extend(stretch.breaks[: max(0, keep - len(breaks))])
+    last_checked, expected_previous = stretches[-1].last_sequence, stretches[-1].last_hash
 
     unsealed = (
         AuditEvent.objects.exclude(outcome=AuditOutcome.PENDING)
@@ -167,7 +160,109 @@ def audit_chain_verify(
         expected_previous,
         head_sequence=last_checked,
         started_after=start_sequence,
+        processes=workers if parallel else 1,
     )
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    """What walking the records after `(sequence, hash)` up to a sequence found."""
+
+    count: int
+    breaks: tuple[ChainBreak, ...]  # the first `keep`
+    break_count: int
+    last_sequence: int  # the last record read (the start's, if none)
+    last_hash: str
+
+
+def _walk_stretch(after_sequence: int, after_hash: str, upto: int, *, chunk, keep) -> _Stretch:
+    """The records with a sequence in (after_sequence, upto], in order, each judged against
+    the one read before it: `after_hash` is the stored hash of the record before the first."""
+    breaks: list[ChainBreak] = []
+    break_count = 0
+    expected_sequence, expected_previous, count = after_sequence + 1, after_hash, 0
+    events = (
+        AuditEvent.objects.filter(sequence__isnull=False, sequence__lte=upto)
+        .order_by("sequence")
+        .values(*_COLUMNS)
+    )
+    last_sequence = after_sequence
+    while True:
+        batch = list(events.filter(sequence__gt=last_sequence)[:chunk])
+        for event in batch:
+            problems = []
+            if event["sequence"] != expected_sequence:
+                missing = event["sequence"] - expected_sequence
+                # Its link points at the missing record, so a mismatch there says nothing new.
+                problems.append(
+                    f"{missing} record(s) before it are missing "
+                    f"(sequence {expected_sequence} expected, {event['sequence']} found)"
+                )
+            elif event["previous_hash"] != expected_previous:
+                problems.append(
+                    "its link to the record before it does not match that record's hash"
+                )
+            if event["hash"] != chain_hash(event["previous_hash"], canonical_record(event)):
+                problems.append("its content does not match its hash: it was changed after sealing")
+            if problems:
+                break_count += 1
+                if len(breaks) < keep:
+                    breaks.append(ChainBreak.at(event, "; ".join(problems)))
+            # Go on from this record as it stands, so the next one is judged on its own.
+            expected_sequence = event["sequence"] + 1
+            expected_previous = event["hash"]
+            count += 1
+        if len(batch) < chunk:
+            break
+        last_sequence = batch[-1]["sequence"]
+    return _Stretch(count, tuple(breaks), break_count, expected_sequence - 1, expected_previous)
+
+
+def _stretch_starts(after_sequence: int, after_hash: str, upto: int, *, parts: int) -> list:
+    """Where `parts` stretches of (after_sequence, upto] begin: each at the last record at or
+    before its first sequence, as one walk would have reached it (a missing record included:
+    the walk goes on from the record it read last)."""
+    starts = [(after_sequence, after_hash)]
+    size = (upto - after_sequence) // parts
+    if parts <= 1 or size < 1:
+        return starts
+    for index in range(1, parts):
+        boundary = after_sequence + index * size
+        before = (
+            AuditEvent.objects.filter(sequence__gt=after_sequence, sequence__lte=boundary)
+            .order_by("-sequence")
+            .values_list("sequence", "hash")
+            .first()
+        )
+        starts.append(before or starts[-1])
+    # Each stretch ends where the next begins; a start repeated (records missing) is dropped.
+    return list(dict.fromkeys(starts))
+
+
+def _walk_stretches(starts: list, *, upto: int, chunk: int, keep: int, workers: int) -> list:
+    ends = [sequence for sequence, _ in starts[1:]] + [upto]
+    jobs = [(sequence, hash_, end) for (sequence, hash_), end in zip(starts, ends, strict=True)]
+    if workers <= 1:
+        return [_walk_stretch(*job, chunk=chunk, keep=keep) for job in jobs]
+    # Each process opens its own database connection: one inherited across fork would be
+    # shared by all of them, their queries' bytes interleaved on one socket.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(
+            pool.map(partial(_walk_stretch, chunk=chunk, keep=keep), *zip(*jobs, strict=True))
+        )
+
+
+def _may_fork() -> bool:
+    """Processes can share the walk when the database outlives a connection closed here:
+    not inside a transaction (its rows are not theirs to see) nor an in-memory SQLite."""
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            return False
+        if connection.vendor == "sqlite" and connection.is_in_memory_db():
+            return False
+    return True
 
 
 def _chain_head() -> tuple[int, str]:

@@ -16,6 +16,8 @@ reads everything): after a change of key it is how the chain gets a checkpoint a
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -49,7 +51,8 @@ def _key() -> str:
     return getattr(settings, "AUDIT_CHECKPOINT_KEY", "")
 
 
-def audit_chain_check(*, full: bool = False) -> ChainCheck:
+def audit_chain_check(*, full: bool = False, workers: int | None = None) -> ChainCheck:
+    """`workers`: processes that may share a long walk (default: one per CPU)."""
     key = _key()
     newest = AuditCheckpoint.objects.order_by("-id").first() if key else None
     forged = None
@@ -62,7 +65,7 @@ def audit_chain_check(*, full: bool = False) -> ChainCheck:
     else:
         ignored = None
     after = (newest.sequence, newest.hash) if newest is not None else None
-    report = audit_chain_verify(after=after)
+    report = audit_chain_verify(after=after, workers=workers or os.cpu_count() or 1)
     if forged is not None:
         found = ChainBreak(CHECKPOINT_FORGED.format(pk=forged.pk, sequence=forged.sequence))
         report = replace(report, breaks=(found, *report.breaks), break_count=report.break_count + 1)

@@ -31,9 +31,17 @@ class Command(BaseCommand):
             action="store_true",
             help="check every record from the first, not only those after the last checkpoint",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="processes sharing a walk of 100,000 records or more (default: one per CPU)",
+        )
 
     def handle(self, *args, **options):
-        check = audit_chain_check(full=options["full"])
+        if options["workers"] is not None and options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        check = audit_chain_check(full=options["full"], workers=options["workers"])
         report = check.report
         if report.pending:
             self.stdout.write(
@@ -58,6 +66,8 @@ class Command(BaseCommand):
                 )
             else:
                 scope = f"{report.count} records"
+            if report.processes > 1:
+                scope += f", read by {report.processes} processes"
             self.stdout.write(f"Head hash: {report.head_hash}")
             self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {scope}."))
             return
