@@ -17,7 +17,6 @@ reads everything): after a change of key it is how the chain gets a checkpoint a
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass, replace
 
 from django.conf import settings
