@@ -1,7 +1,7 @@
 """/keys/: every key, filtered, searched and sorted on the server, flags at a glance."""
 
 import re
-from html import unescape
+from html import escape, unescape
 from urllib.parse import parse_qs
 
 import pytest
@@ -229,3 +229,25 @@ def test_both_keys_of_a_rotation_in_grace_say_which_is_which(
     (new_row,) = [row for row in rows if f"…{rotation.new_last6}" in row]
     assert "being rotated out" in old_row and "from a rotation" not in old_row
     assert "new, from a rotation" in new_row and "rotated out" not in new_row
+
+
+def test_what_people_typed_is_escaped_in_every_cell(
+    client, admin_user, shared_venice, admin_context, assign
+):
+    """Descriptions, team names and owner contacts are typed by people: the rows write them as
+    text, in the link, the checkbox's label and the team and owner cells alike."""
+    from accounts.services.teams import team_create
+
+    typed = '<b onclick="x()">Bob & Co\'s</b>'
+    key = shared_venice.api_keys.create(typed)
+    team = team_create(context=admin_context, name="R&D <lab>", slug="rd-lab")
+    assign(key, team, contact='<i>"oncall"</i>')
+    client.force_login(admin_user)
+    response = client.get("/keys/")
+    page = response.content.decode()
+
+    assert "<b onclick" not in page and "<i>" not in page and "R&D <lab>" not in page
+    row = _row(response, escape(typed))
+    assert f'aria-label="Select “{escape(typed)}” …{key.last6}"' in row
+    assert f'<a href="/teams/rd-lab/">{escape("R&D <lab>")}</a>' in row
+    assert escape('<i>"oncall"</i>') in row

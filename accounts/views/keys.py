@@ -7,9 +7,6 @@ place with the user's input kept.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,11 +22,10 @@ from accounts.access import ability_required, refuse
 from accounts.forms import KeyCreateForm, KeyDeleteForm, KeyEditForm, KeyFilterForm
 from accounts.forms.teams import BulkAssignForm
 from accounts.models import ChangeRequest
-from accounts.presentation.names import limit_period_phrase
+from accounts.presentation.key_table import key_table_rows
 from accounts.roles import Ability
 from accounts.selectors.audit import audit_events_for_key, audit_key_ids_with_lost_secret
 from accounts.selectors.keys import (
-    KeyListing,
     api_key_flags,
     api_key_get,
     api_key_list,
@@ -66,7 +62,6 @@ from accounts.services.policies import (
 )
 from accounts.services.rotation import may_rotate
 from accounts.services.rotation_watch import rotation_observe
-from accounts.templatetags.portal_format import limits_text, usage_text
 from accounts.venice import APIKey, APIKeyType, ValidationError, VeniceError
 from accounts.views.approvals import approval_context, hold_for_approval
 
@@ -94,7 +89,7 @@ def key_list(request):
         listing = api_key_list(query=query)
     except VeniceError as exc:
         error = exc
-    rows = _table_rows(listing) if listing is not None else []
+    rows = key_table_rows(listing) if listing is not None else []
     may_assign = request.user.has_perm(Ability.ASSIGN_KEYS.permission)
     context = {
         "form": form,
@@ -111,36 +106,6 @@ def key_list(request):
     return render(request, template, context)
 
 
-def _table_rows(listing: KeyListing) -> list[dict]:
-    """The table's cells, worked out once per row here rather than in the template.
-
-    At 500 keys (Venice's maximum) the template spent most of the page's time on per-row work:
-    a `{% url %}` (a full reverse()) per row, filters, and nested lookups such as
-    `row.key.description`, each of which first tries `row["key"]` and catches the error
-    (bench/keys.py measures it). Flat dicts make every lookup a single dict access."""
-    detail_url = _detail_url_maker()
-    zone = timezone.get_current_timezone()
-    return [
-        {
-            **vars(row.flags),  # admin, expired, expiring_soon, unused, unlimited, secret_lost
-            "url": detail_url(row.key.id),
-            "description": row.key.description,
-            "last6": row.key.last6,
-            "created": _day(row.key.created_at, zone),
-            "last_used": _day(row.key.last_used_at, zone),
-            "expires": _day(row.key.expires_at, zone),
-            "limits": limits_text(row.key.consumption_limits),
-            "period": limit_period_phrase(row.key.limit_period),
-            "usage": usage_text(row.key.current_period_usage),
-            "id": row.key.id,
-            "team": row.ownership.team.name if row.ownership and row.ownership.team else "",
-            "team_slug": row.ownership.team.slug if row.ownership and row.ownership.team else "",
-            "owner": row.ownership.owner_label if row.ownership else "",
-        }
-        for row in listing.rows
-    ]
-
-
 def _grouped(rows: list[dict], by: str) -> list[tuple[str, list[dict]]]:
     """The rows under one heading per team (or owner), in name order, the ones with none last;
     without grouping, one group with no heading."""
@@ -151,29 +116,6 @@ def _grouped(rows: list[dict], by: str) -> list[tuple[str, list[dict]]]:
     for row in rows:
         groups.setdefault(row[by] or none, []).append(row)
     return sorted(groups.items(), key=lambda item: (item[0] == none, item[0].casefold()))
-
-
-# Ids that reverse() would put into the URL unchanged (Venice's ids are UUIDs).
-_PLAIN_ID = re.compile(r"[A-Za-z0-9._~-]+\Z")
-_ID_PLACEHOLDER = "key-id-placeholder"
-
-
-def _detail_url_maker():
-    """key id -> its page's URL, with one reverse() for all the plain ids of a list."""
-    pattern = reverse("keys:detail", args=[_ID_PLACEHOLDER])
-
-    def detail_url(key_id: str) -> str:
-        if _PLAIN_ID.match(key_id):
-            return pattern.replace(_ID_PLACEHOLDER, key_id)
-        return reverse("keys:detail", args=[key_id])
-
-    return detail_url
-
-
-def _day(value: datetime | None, zone) -> str:
-    """The day in the viewer's time zone (`zone`, looked up once per page: 1,500 dates at
-    500 keys), as every table writes dates."""
-    return value.astimezone(zone).date().isoformat() if value is not None else ""
 
 
 # Sortable columns, and the direction a first click sorts them in.
