@@ -232,16 +232,19 @@ def _allocation(*, teams_usd, account_usd, teams_diem="0", account_diem="0"):
 
 
 @pytest.mark.parametrize(
-    ("teams_usd", "account_usd", "teams_diem", "account_diem"),
+    ("teams_usd", "account_usd", "teams_diem", "account_diem", "adds_up"),
     [
         # Venice's per-day rounding straddling a cent or a DIEM unit: both sides are shown
         # the same, and the difference is millionths.
-        ("103.484999", "103.485002", "1", "1"),
-        ("1", "1", "276.460049", "276.460056"),
+        ("103.484999", "103.485002", "1", "1", True),
+        ("1", "1", "276.460049", "276.460056", True),
+        # A cent, or a ten-thousandth of a DIEM, apart.
+        ("103.48", "103.49", "1", "1", False),
+        ("1", "1", "276.4600", "276.4601", False),
     ],
 )
-def test_a_difference_of_millionths_across_a_rounding_boundary_still_adds_up(
-    teams_usd, account_usd, teams_diem, account_diem
+def test_adding_up_allows_venices_rounding_and_nothing_more(
+    teams_usd, account_usd, teams_diem, account_diem, adds_up
 ):
     allocation = _allocation(
         teams_usd=teams_usd,
@@ -249,20 +252,4 @@ def test_a_difference_of_millionths_across_a_rounding_boundary_still_adds_up(
         teams_diem=teams_diem,
         account_diem=account_diem,
     )
-    assert allocation.adds_up
-
-
-@pytest.mark.parametrize(
-    ("teams_usd", "account_usd", "teams_diem", "account_diem"),
-    [("103.48", "103.49", "1", "1"), ("1", "1", "276.4600", "276.4601")],
-)
-def test_a_cent_or_a_diem_unit_apart_does_not_add_up(
-    teams_usd, account_usd, teams_diem, account_diem
-):
-    allocation = _allocation(
-        teams_usd=teams_usd,
-        account_usd=account_usd,
-        teams_diem=teams_diem,
-        account_diem=account_diem,
-    )
-    assert not allocation.adds_up
+    assert allocation.adds_up is adds_up
