@@ -7,13 +7,12 @@ cell needs is worked out here once per row, so that the template only writes it.
 from __future__ import annotations
 
 import html
-import re
 from datetime import datetime
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from accounts.presentation.links import url_maker
 from accounts.presentation.names import limit_period_phrase
 from accounts.selectors.keys import KeyListing
 from accounts.templatetags.portal_format import limits_text, usage_text
@@ -30,8 +29,8 @@ def key_table_rows(listing: KeyListing) -> list[dict]:
     at 500 rows, and so did seven badge `{% if %}`s a row. So every text a row shows is
     escaped here, once, by `_html` (the template then writes it as it is), and its badges are
     one string."""
-    detail_url = key_url_maker()
-    team_url = _team_url_maker()
+    detail_url = url_maker("keys:detail")
+    team_url = url_maker("teams:detail")
     zone = timezone.get_current_timezone()
     rows = []
     for row in listing.rows:
@@ -90,29 +89,6 @@ def _badges(flags) -> SafeString:
                 shown.append(f' <span class="badge badge--{kind}">{text}</span>')
                 break
     return SafeString("".join(shown))
-
-
-def _team_url_maker():
-    """team slug -> its page's URL, with one reverse() for the page (slugs are URL-safe)."""
-    pattern = reverse("teams:detail", args=["team-slug-placeholder"])
-    return lambda slug: pattern.replace("team-slug-placeholder", slug)
-
-
-# Ids that reverse() would put into the URL unchanged (Venice's ids are UUIDs).
-_PLAIN_ID = re.compile(r"[A-Za-z0-9._~-]+\Z")
-_ID_PLACEHOLDER = "key-id-placeholder"
-
-
-def key_url_maker():
-    """key id -> its page's URL, with one reverse() for all the plain ids of a list."""
-    pattern = reverse("keys:detail", args=[_ID_PLACEHOLDER])
-
-    def detail_url(key_id: str) -> str:
-        if _PLAIN_ID.match(key_id):
-            return pattern.replace(_ID_PLACEHOLDER, key_id)
-        return reverse("keys:detail", args=[key_id])
-
-    return detail_url
 
 
 def _day(value: datetime | None, zone) -> str:

@@ -120,12 +120,12 @@ def audit_chain_verify(
         if list(there) != [start_hash]:
             broken(CHECKPOINT_REWRITTEN.format(sequence=start_sequence))
     span = head_sequence - start_sequence
-    parallel = workers > 1 and span >= parallel_from and _may_fork()
+    processes = workers if workers > 1 and span >= parallel_from and _may_fork() else 1
     # A few stretches per process, so that one slower stretch does not leave the others idle.
-    parts = workers * 4 if parallel else 1
+    parts = processes * 4 if processes > 1 else 1
     starts = _stretch_starts(start_sequence, start_hash, head_sequence, parts=parts)
     stretches = _walk_stretches(
-        starts, upto=head_sequence, chunk=chunk, keep=keep, workers=workers if parallel else 1
+        starts, upto=head_sequence, chunk=chunk, keep=keep, workers=processes
     )
     count = 0
     for stretch in stretches:
@@ -160,7 +160,7 @@ def audit_chain_verify(
         expected_previous,
         head_sequence=last_checked,
         started_after=start_sequence,
-        processes=workers if parallel else 1,
+        processes=processes,
     )
 
 
